@@ -1,0 +1,28 @@
+"""graphgrad: computational graphs, autodiff of any order, and readable compiled NumPy.
+
+>>> import graphgrad as gg
+>>> a = gg.tensor(2.0, requires_grad=True); b = gg.tensor(1.0, requires_grad=True)
+>>> e = (a + b) * (b + 1)
+>>> e.backward(); (e.item(), a.grad.item(), b.grad.item())
+(6.0, 2.0, 5.0)
+"""
+
+from . import ops  # noqa: F401
+from .autodiff import (  # noqa: F401
+    custom_vjp, enable_grad, grad, grad_of, hessian, is_grad_enabled, jacobian, jvp,
+    no_grad, set_grad_enabled, value_and_grad, vjp,
+)
+from .backend import (  # noqa: F401
+    bool_, float16, float32, float64, int8, int16, int32, int64, uint8,
+)
+from .creation import (  # noqa: F401
+    arange, eye, full, full_like, linspace, manual_seed, ones, ones_like, rand, randint,
+    randn, tensor, zeros, zeros_like,
+)
+from .errors import BackwardError, DTypeError, GraphgradError, ShapeError  # noqa: F401
+from .graph import Node, set_record_source  # noqa: F401
+from .ops import *  # noqa: F401,F403
+from .ops import PRIMITIVES  # noqa: F401
+from .tensor import Tensor  # noqa: F401
+
+__version__ = "0.1.0"

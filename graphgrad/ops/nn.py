@@ -1,0 +1,204 @@
+"""Fused primitives for stability and speed: softmax, log_softmax, cross-entropy,
+binary cross-entropy with logits; mse_loss as a composite.
+
+cross_entropy's gradient is ``softmax(logits) - y`` computed directly (seed 004, 2.8.7),
+never through log(softmax), so it stays finite for logits of +-1e4.
+"""
+
+from __future__ import annotations
+
+from ..backend import xp
+from ..errors import ShapeError
+from ..primitive import Primitive
+from .elementwise import exp, sigmoid
+from .reduce import mean, sum_p
+from .shape import moveaxis, reshape_p
+
+FAMILY = "nn"
+
+
+def _p(name, impl, doc=None):
+    return Primitive(name, impl, FAMILY, doc=doc)
+
+
+def _softmax_impl(x, axis):
+    e = xp.exp(x - xp.amax(x, axis=axis, keepdims=True))
+    return e / xp.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax_impl(x, axis):
+    s = x - xp.amax(x, axis=axis, keepdims=True)
+    return s - xp.log(xp.sum(xp.exp(s), axis=axis, keepdims=True))
+
+
+softmax_p = _p("softmax", _softmax_impl, "exp(x) / sum(exp(x)) along an axis.").defvjp(
+    lambda g, out, x, axis: out * (g - sum_p(g * out, axis=(axis,), keepdims=True)),
+).defjvp(
+    lambda t, out, x, axis: out * (t - sum_p(t * out, axis=(axis,), keepdims=True)),
+)
+
+log_softmax_p = _p("log_softmax", _log_softmax_impl, "x - logsumexp(x) along an axis.").defvjp(
+    lambda g, out, x, axis: g - exp(out) * sum_p(g, axis=(axis,), keepdims=True),
+).defjvp(
+    lambda t, out, x, axis: t - sum_p(exp(out) * t, axis=(axis,), keepdims=True),
+)
+
+
+def softmax(x, axis: int = -1):
+    return softmax_p(x, axis=axis % len(x.shape))
+
+
+def log_softmax(x, axis: int = -1):
+    return log_softmax_p(x, axis=axis % len(x.shape))
+
+
+# ---- cross-entropy over the last axis (the public function moves PyTorch's class dim) ----
+def _is_index_target(y) -> bool:
+    return getattr(y, "dtype", xp.dtype("float32")).kind in "iu"
+
+
+def _onehot(y, n, dtype):
+    return (xp.arange(n) == xp.asarray(getattr(y, "data", y))[..., None]).astype(dtype)
+
+
+def _ce_impl(logits, target, reduction):
+    lsm = _log_softmax_impl(logits, -1)
+    if _is_index_target(target):
+        per = -xp.take_along_axis(lsm, target[..., None].astype(xp.intp), axis=-1)[..., 0]
+    else:
+        per = -xp.sum(target * lsm, axis=-1)
+    if reduction == "mean":
+        return xp.mean(per)
+    if reduction == "sum":
+        return xp.sum(per)
+    return per
+
+
+def _ce_scale(g, logits, reduction):
+    """The output cotangent, shaped to broadcast over the class axis."""
+    if reduction == "none":
+        return reshape_p(g, shape=tuple(g.shape) + (1,))
+    if reduction == "mean":
+        n = 1
+        for s in logits.shape[:-1]:
+            n *= s
+        return g / max(n, 1)
+    return g
+
+
+def _ce_vjp_logits(g, out, logits, target, reduction):
+    p = softmax_p(logits, axis=len(logits.shape) - 1)
+    if _is_index_target(target):
+        y = _onehot(target, logits.shape[-1], getattr(logits, "dtype", None))
+        return (p - y) * _ce_scale(g, logits, reduction)
+    total = sum_p(target, axis=(len(logits.shape) - 1,), keepdims=True)
+    return (p * total - target) * _ce_scale(g, logits, reduction)
+
+
+def _ce_vjp_target(g, out, logits, target, reduction):
+    return -log_softmax_p(logits, axis=len(logits.shape) - 1) * _ce_scale(g, logits, reduction)
+
+
+def _ce_jvp(tangents, out, logits, target, reduction):
+    tl, tt = tangents
+    last = len(logits.shape) - 1
+    per = None
+    if tl is not None:  # d(per-sample loss)/d logits, as in the VJP
+        p = softmax_p(logits, axis=last)
+        if _is_index_target(target):
+            d = p - _onehot(target, logits.shape[-1], getattr(logits, "dtype", None))
+        else:
+            d = p * sum_p(target, axis=(last,), keepdims=True) - target
+        per = sum_p(tl * d, axis=(last,), keepdims=False)
+    if tt is not None:
+        part = -sum_p(tt * log_softmax_p(logits, axis=last), axis=(last,), keepdims=False)
+        per = part if per is None else per + part
+    if reduction == "none":
+        return per
+    total = sum_p(per, axis=None, keepdims=False)
+    return _ce_scale(total, logits, reduction)
+
+
+cross_entropy_p = _p("cross_entropy", _ce_impl,
+                     "Softmax cross-entropy over the last axis (fused, stable).")
+cross_entropy_p.defvjp(_ce_vjp_logits, _ce_vjp_target).defjvp_joint(_ce_jvp)
+
+
+def cross_entropy(logits, target, reduction: str = "mean"):
+    """Softmax cross-entropy, as PyTorch's ``F.cross_entropy``.
+
+    ``logits`` is (C,), (N, C) or (N, C, d1, ...) with the classes on axis 1 (axis 0 for
+    1-D); ``target`` holds class indices (integers) or probabilities (same shape as
+    logits). Gradient w.r.t. the logits: ``softmax(logits) - y`` (over N for 'mean').
+    """
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', "
+                         f"got {reduction!r}")
+    nd = len(logits.shape)
+    index_target = _is_index_target(target)
+    if nd > 2:  # classes on axis 1, as PyTorch: move them last
+        logits = moveaxis(logits, 1, -1)
+        if not index_target:
+            target = moveaxis(target, 1, -1)
+    tshape = tuple(getattr(target, "shape", ()))
+    lshape = tuple(logits.shape)
+    if index_target and tshape != lshape[:-1]:
+        raise ShapeError(f"cross_entropy: class-index target of shape {tshape} does not fit "
+                         f"logits of shape {lshape} (expected {lshape[:-1]})")
+    if not index_target and tshape != lshape:
+        raise ShapeError(f"cross_entropy: probability target of shape {tshape} must match "
+                         f"logits of shape {lshape}")
+    return cross_entropy_p(logits, target, reduction=reduction)
+
+
+# ---- binary cross-entropy with logits ----
+def _bce_impl(x, y, reduction):
+    per = xp.maximum(x, 0) - x * y + xp.log1p(xp.exp(-xp.abs(x)))
+    if reduction == "mean":
+        return xp.mean(per)
+    if reduction == "sum":
+        return xp.sum(per)
+    return per
+
+
+def _bce_scale(g, x, reduction):
+    if reduction == "mean":
+        return g / max(int(xp.prod(xp.asarray(x.shape))), 1)
+    return g
+
+
+bce_with_logits_p = _p("binary_cross_entropy_with_logits", _bce_impl,
+                       "Sigmoid + binary cross-entropy, fused and stable.").defvjp(
+    lambda g, out, x, y, reduction: (sigmoid(x) - y) * _bce_scale(g, x, reduction),
+    lambda g, out, x, y, reduction: -x * _bce_scale(g, x, reduction),
+).defjvp(
+    lambda t, out, x, y, reduction: _bce_reduce(t * (sigmoid(x) - y), reduction),
+    lambda t, out, x, y, reduction: _bce_reduce(-t * x, reduction),
+)
+
+
+def _bce_reduce(per, reduction):
+    if reduction == "mean":
+        return mean(per)
+    if reduction == "sum":
+        return sum_p(per, axis=None, keepdims=False)
+    return per
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
+    """PyTorch's ``F.binary_cross_entropy_with_logits``: targets in [0, 1]."""
+    if tuple(logits.shape) != tuple(getattr(target, "shape", ())):
+        raise ShapeError(f"binary_cross_entropy_with_logits: logits {tuple(logits.shape)} and "
+                         f"target {tuple(getattr(target, 'shape', ()))} differ in shape")
+    return bce_with_logits_p(logits, target, reduction=reduction)
+
+
+def mse_loss(pred, target, reduction: str = "mean"):
+    """Mean (or summed) squared error."""
+    d = pred - target
+    if reduction == "mean":
+        return mean(d * d)
+    if reduction == "sum":
+        from .reduce import sum as _sum
+        return _sum(d * d)
+    return d * d

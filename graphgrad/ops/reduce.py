@@ -1,0 +1,197 @@
+"""Reductions over ``axis`` (int, tuple or None) with ``keepdims``.
+
+Each primitive takes a normalized ``axis`` (a sorted tuple, or None for all axes).
+At ties, max/min split the gradient evenly among the tied elements, as PyTorch's amax.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+from ..backend import xp
+from ..primitive import Primitive
+from ._util import kept_shape, normalize_axis, reduced_size
+from .elementwise import exp, sqrt, where
+from .shape import broadcast_to_p, reshape_p
+
+FAMILY = "reduce"
+
+
+def _p(name, impl, doc=None, differentiable=True):
+    return Primitive(name, impl, FAMILY, differentiable=differentiable, doc=doc)
+
+
+def _expand(g, x, axis, keepdims):
+    """Reshape a reduced ``g`` so it broadcasts against ``x`` (keepdims layout)."""
+    if keepdims:
+        return g
+    kshape = kept_shape(tuple(x.shape), axis)
+    return reshape_p(g, shape=kshape) if tuple(g.shape) != kshape else g
+
+
+def _spread(g, x, axis, keepdims):
+    """Broadcast a reduced ``g`` back to ``x``'s shape."""
+    return broadcast_to_p(_expand(g, x, axis, keepdims), shape=tuple(x.shape))
+
+
+# ---- sum and mean ----
+def _sum_impl(x, axis, keepdims):
+    return xp.sum(x, axis=axis, keepdims=keepdims)
+
+
+sum_p = _p("sum", _sum_impl, "Sum over axes.").defvjp(
+    lambda g, out, x, axis, keepdims: _spread(g, x, axis, keepdims),
+).deflinear()
+
+
+def _mean_impl(x, axis, keepdims):
+    return xp.mean(x, axis=axis, keepdims=keepdims)
+
+
+mean_p = _p("mean", _mean_impl, "Mean over axes.").defvjp(
+    lambda g, out, x, axis, keepdims:
+        _spread(g, x, axis, keepdims) / reduced_size(tuple(x.shape), axis),
+).deflinear()
+
+
+# ---- max and min: ties share the gradient ----
+def _tie_weights(x, out, axis, keepdims):
+    mask = x == _expand(out, x, axis, True if keepdims else False)
+    count = sum_p(mask, axis=axis, keepdims=True)
+    return mask / count  # mask and count are constants, never differentiated
+
+
+def _amax_impl(x, axis, keepdims):
+    return xp.amax(x, axis=axis, keepdims=keepdims)
+
+
+def _amin_impl(x, axis, keepdims):
+    return xp.amin(x, axis=axis, keepdims=keepdims)
+
+
+def _extreme_vjp(g, out, x, axis, keepdims):
+    w = _tie_weights(_raw(x), _raw(out), axis, keepdims)
+    return _expand(g, x, axis, keepdims) * w.astype(_raw(x).dtype)
+
+
+def _extreme_jvp(t, out, x, axis, keepdims):
+    w = _tie_weights(_raw(x), _raw(out), axis, keepdims).astype(_raw(x).dtype)
+    return sum_p(t * w, axis=axis, keepdims=keepdims)
+
+
+def _raw(v):
+    return getattr(v, "data", v)
+
+
+amax_p = _p("max", _amax_impl, "Max over axes; ties split the gradient evenly.")
+amax_p.defvjp(_extreme_vjp).defjvp(_extreme_jvp)
+amin_p = _p("min", _amin_impl, "Min over axes; ties split the gradient evenly.")
+amin_p.defvjp(_extreme_vjp).defjvp(_extreme_jvp)
+
+
+# ---- prod: exact at zeros ----
+def _prod_impl(x, axis, keepdims):
+    return xp.prod(x, axis=axis, keepdims=keepdims)
+
+
+def _prod_partials(x, axis):
+    """d prod / d x_i = product of the other elements, computed without dividing by 0."""
+    zero = x == 0
+    nz = sum_p(_raw(zero), axis=axis, keepdims=True)
+    safe = where(zero, 1.0, x)
+    prod_nonzero = prod_p(safe, axis=axis, keepdims=True)
+    # no zero: prod/x_i; one zero: prod of others at the zero, 0 elsewhere; more: 0
+    return where(nz == 0, prod_nonzero / safe, where((nz == 1) * _raw(zero), prod_nonzero, 0.0))
+
+
+prod_p = _p("prod", _prod_impl, "Product over axes (gradient exact with zeros).").defvjp(
+    lambda g, out, x, axis, keepdims: _expand(g, x, axis, keepdims) * _prod_partials(x, axis),
+).defjvp(
+    lambda t, out, x, axis, keepdims:
+        sum_p(t * _prod_partials(x, axis), axis=axis, keepdims=keepdims),
+)
+
+
+# ---- logsumexp ----
+def _logsumexp_impl(x, axis, keepdims):
+    m = xp.amax(x, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or inf) slices: no shift
+    s = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+    if keepdims:
+        return s
+    return s.reshape(tuple(d for i, d in enumerate(x.shape) if axis is not None and i not in axis))
+
+
+def _lse_weights(x, out, axis, keepdims):
+    return exp(x - _expand(out, x, axis, keepdims))
+
+
+logsumexp_p = _p("logsumexp", _logsumexp_impl, "log(sum(exp(x))) without overflow.").defvjp(
+    lambda g, out, x, axis, keepdims:
+        _expand(g, x, axis, keepdims) * _lse_weights(x, out, axis, keepdims),
+).defjvp(
+    lambda t, out, x, axis, keepdims:
+        sum_p(t * _lse_weights(x, out, axis, keepdims), axis=axis, keepdims=keepdims),
+)
+
+# ---- no gradient ----
+argmax_p = _p("argmax", lambda x, axis, keepdims: xp.argmax(x, axis=axis, keepdims=keepdims),
+              "Index of the max.", differentiable=False)
+argmin_p = _p("argmin", lambda x, axis, keepdims: xp.argmin(x, axis=axis, keepdims=keepdims),
+              "Index of the min.", differentiable=False)
+
+
+# ---- public functions ----
+def _nd(x) -> int:
+    return len(getattr(x, "shape", ()))
+
+
+def sum(x, axis=None, keepdims: bool = False):
+    """Sum over ``axis`` (int, tuple or None for all)."""
+    return sum_p(x, axis=normalize_axis(axis, _nd(x), "sum"), keepdims=keepdims)
+
+
+def mean(x, axis=None, keepdims: bool = False):
+    return mean_p(x, axis=normalize_axis(axis, _nd(x), "mean"), keepdims=keepdims)
+
+
+def max(x, axis=None, keepdims: bool = False):
+    """Max over ``axis`` (the reduction; for two tensors use ``maximum``)."""
+    return amax_p(x, axis=normalize_axis(axis, _nd(x), "max"), keepdims=keepdims)
+
+
+def min(x, axis=None, keepdims: bool = False):
+    return amin_p(x, axis=normalize_axis(axis, _nd(x), "min"), keepdims=keepdims)
+
+
+amax, amin = max, min
+
+
+def prod(x, axis=None, keepdims: bool = False):
+    return prod_p(x, axis=normalize_axis(axis, _nd(x), "prod"), keepdims=keepdims)
+
+
+def logsumexp(x, axis=None, keepdims: bool = False):
+    return logsumexp_p(x, axis=normalize_axis(axis, _nd(x), "logsumexp"), keepdims=keepdims)
+
+
+def var(x, axis=None, correction: int = 1, keepdims: bool = False, ddof=None):
+    """Variance; ``correction=1`` (unbiased) by default as PyTorch, ``ddof`` as NumPy."""
+    if ddof is not None:
+        correction = ddof
+    ax = normalize_axis(axis, _nd(x), "var")
+    n = reduced_size(tuple(x.shape), ax)
+    d = x - mean_p(x, axis=ax, keepdims=True)
+    return sum_p(d * d, axis=ax, keepdims=keepdims) / builtins.max(n - correction, 0)
+
+
+def std(x, axis=None, correction: int = 1, keepdims: bool = False, ddof=None):
+    return sqrt(var(x, axis=axis, correction=correction, keepdims=keepdims, ddof=ddof))
+
+
+def argmax(x, axis=None, keepdims: bool = False):
+    return argmax_p(x, axis=axis, keepdims=keepdims)
+
+
+def argmin(x, axis=None, keepdims: bool = False):
+    return argmin_p(x, axis=axis, keepdims=keepdims)

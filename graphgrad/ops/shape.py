@@ -1,0 +1,309 @@
+"""Shape primitives (reshape, broadcast_to, transpose, concatenate, pad, flip) and the
+composites built on them (squeeze, unsqueeze, flatten, stack, split, repeat, tile)."""
+
+from __future__ import annotations
+
+import operator
+
+from ..backend import xp
+from ..errors import ShapeError
+from ..primitive import Primitive
+from ._util import normalize_axis
+
+FAMILY = "shape"
+
+
+def _p(name, impl, doc=None):
+    return Primitive(name, impl, FAMILY, doc=doc)
+
+
+def _shape_of(x) -> tuple:
+    return tuple(getattr(x, "shape", ()))
+
+
+def sum_to(g, shape: tuple):
+    """Sum ``g`` down to ``shape``: the inverse of broadcasting (used by the engine)."""
+    gshape = _shape_of(g)
+    shape = tuple(shape)
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)
+    from .reduce import sum as _sum
+    if axes:
+        g = _sum(g, axis=axes, keepdims=False)
+    if _shape_of(g) != shape:
+        g = reshape(g, shape=shape)
+    return g
+
+
+# ---- primitives ----
+def _reshape_impl(x, shape):
+    return xp.reshape(x, shape)
+
+
+reshape_p = _p("reshape", _reshape_impl, "Same data, new shape.").defvjp(
+    lambda g, out, x, shape: reshape_p(g, shape=_shape_of(x)),
+).deflinear()
+
+
+def _broadcast_impl(x, shape):
+    return xp.broadcast_to(x, shape)
+
+
+broadcast_to_p = _p("broadcast_to", _broadcast_impl, "Broadcast to a shape.").defvjp(
+    lambda g, out, x, shape: sum_to(g, _shape_of(x)),
+).deflinear()
+
+
+def _transpose_impl(x, axes):
+    return xp.transpose(x, axes)
+
+
+def _inverse_perm(axes):
+    inv = [0] * len(axes)
+    for i, a in enumerate(axes):
+        inv[a] = i
+    return tuple(inv)
+
+
+transpose_p = _p("transpose", _transpose_impl, "Permute the axes.").defvjp(
+    lambda g, out, x, axes: transpose_p(g, axes=_inverse_perm(axes)),
+).deflinear()
+
+
+def _concat_impl(*xs, axis):
+    return xp.concatenate(xs, axis=axis)
+
+
+def _concat_vjp(i, g, out, *xs, axis):
+    start = sum(_shape_of(x)[axis] for x in xs[:i])
+    stop = start + _shape_of(xs[i])[axis]
+    index = (slice(None),) * axis + (slice(start, stop),)
+    from .index import getitem_p
+    return getitem_p(g, index=index)
+
+
+def _concat_jvp(tangents, out, *xs, axis):
+    parts = [t if t is not None else _zeros_like(x) for t, x in zip(tangents, xs)]
+    return concatenate_p(*parts, axis=axis)
+
+
+def _zeros_like(x):
+    data = getattr(x, "data", x)
+    return xp.zeros(xp.shape(data), dtype=getattr(data, "dtype", None))
+
+
+concatenate_p = _p("concatenate", _concat_impl, "Join tensors along an existing axis.")
+concatenate_p.defvjp_argnum(_concat_vjp).defjvp_joint(_concat_jvp)
+
+
+def _pad_impl(x, pad_width, value=0.0):
+    return xp.pad(x, pad_width, mode="constant", constant_values=value)
+
+
+def _unpad(g, pad_width):
+    from .index import getitem_p
+    shape = _shape_of(g)
+    index = tuple(slice(lo, shape[i] - hi) for i, (lo, hi) in enumerate(pad_width))
+    return getitem_p(g, index=index)
+
+
+pad_p = _p("pad", _pad_impl, "Pad with a constant value.").defvjp(
+    lambda g, out, x, pad_width, value=0.0: _unpad(g, pad_width),
+).defjvp(
+    lambda t, out, x, pad_width, value=0.0: pad_p(t, pad_width=pad_width, value=0.0),
+)
+
+
+def _flip_impl(x, axis):
+    return xp.flip(x, axis)
+
+
+flip_p = _p("flip", _flip_impl, "Reverse the order of elements along axes.").defvjp(
+    lambda g, out, x, axis: flip_p(g, axis=axis),
+).deflinear()
+
+
+# ---- public functions ----
+def _norm_shape(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(operator.index(s) for s in shape)
+
+
+def reshape(x, *shape, **kw):
+    """``reshape(x, (2, 3))`` or ``reshape(x, 2, 3)``; one entry may be -1."""
+    if "shape" in kw:
+        shape = (kw.pop("shape"),)
+    shape = _norm_shape(shape)
+    xshape = _shape_of(x)
+    if -1 in shape:  # resolve -1 here so the recorded shape is concrete
+        known = 1
+        for s in shape:
+            if s != -1:
+                known *= s
+        total = 1
+        for s in xshape:
+            total *= s
+        if known == 0 or total % known:
+            raise ShapeError(f"reshape: cannot reshape {xshape} into {shape}")
+        shape = tuple(total // known if s == -1 else s for s in shape)
+    if shape == xshape:
+        return x
+    return reshape_p(x, shape=shape)
+
+
+def broadcast_to(x, shape):
+    shape = tuple(shape)
+    if _shape_of(x) == shape:
+        return x
+    return broadcast_to_p(x, shape=shape)
+
+
+def transpose(x, axes=None):
+    """Permute axes (reverse them when ``axes`` is None, as NumPy)."""
+    nd = len(_shape_of(x))
+    axes = tuple(reversed(range(nd))) if axes is None else tuple(a % nd for a in axes)
+    if axes == tuple(range(nd)):
+        return x
+    return transpose_p(x, axes=axes)
+
+
+def permute(x, *axes):
+    return transpose(x, _norm_shape(axes))
+
+
+def swapaxes(x, a: int, b: int):
+    nd = len(_shape_of(x))
+    axes = list(range(nd))
+    axes[a], axes[b] = axes[b], axes[a]
+    return transpose(x, tuple(axes))
+
+
+def moveaxis(x, source: int, destination: int):
+    nd = len(_shape_of(x))
+    order = [i for i in range(nd) if i != source % nd]
+    order.insert(destination % nd, source % nd)
+    return transpose(x, tuple(order))
+
+
+def squeeze(x, axis=None):
+    shape = _shape_of(x)
+    axes = normalize_axis(axis, len(shape), "squeeze")
+    if axes is None:
+        axes = tuple(i for i, s in enumerate(shape) if s == 1)
+    for a in axes:
+        if shape[a] != 1:
+            raise ShapeError(f"squeeze: axis {a} of shape {shape} has size {shape[a]}, not 1")
+    return reshape(x, tuple(s for i, s in enumerate(shape) if i not in axes))
+
+
+def unsqueeze(x, axis: int):
+    shape = list(_shape_of(x))
+    axis = axis % (len(shape) + 1)
+    shape.insert(axis, 1)
+    return reshape(x, tuple(shape))
+
+
+expand_dims = unsqueeze
+
+
+def flatten(x, start_dim: int = 0, end_dim: int = -1):
+    shape = _shape_of(x)
+    if not shape:
+        return reshape(x, (1,))
+    s, e = start_dim % len(shape), end_dim % len(shape)
+    n = 1
+    for d in shape[s:e + 1]:
+        n *= d
+    return reshape(x, shape[:s] + (n,) + shape[e + 1:])
+
+
+def concatenate(tensors, axis: int = 0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ShapeError("concatenate: needs at least one tensor")
+    nd = len(_shape_of(tensors[0]))
+    return concatenate_p(*tensors, axis=axis % max(nd, 1))
+
+
+cat = concatenate
+
+
+def stack(tensors, axis: int = 0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ShapeError("stack: needs at least one tensor")
+    shapes = {_shape_of(t) for t in tensors}
+    if len(shapes) != 1:
+        raise ShapeError(f"stack: all tensors need the same shape, got {sorted(shapes)}")
+    return concatenate([unsqueeze(t, axis) for t in tensors], axis=axis)
+
+
+def split(x, indices_or_sections, axis: int = 0):
+    """NumPy's split: a number of equal sections, or the indices to split at."""
+    from .index import getitem
+    shape = _shape_of(x)
+    axis = axis % len(shape)
+    n = shape[axis]
+    if isinstance(indices_or_sections, int):
+        if n % indices_or_sections:
+            raise ShapeError(f"split: axis of size {n} does not divide into "
+                             f"{indices_or_sections} equal sections")
+        step = n // indices_or_sections
+        bounds = list(range(0, n + 1, step)) if step else [0] * (indices_or_sections + 1)
+    else:
+        bounds = [0] + list(indices_or_sections) + [n]
+    lead = (slice(None),) * axis
+    return [getitem(x, lead + (slice(a, b),)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def pad(x, pad_width, value: float = 0.0):
+    """Constant padding; ``pad_width`` as in NumPy (an int, a pair, or a pair per axis)."""
+    nd = len(_shape_of(x))
+    if isinstance(pad_width, int):
+        pad_width = ((pad_width, pad_width),) * nd
+    elif len(pad_width) == 2 and isinstance(pad_width[0], int):
+        pad_width = (tuple(pad_width),) * nd
+    pad_width = tuple((int(a), int(b)) for a, b in pad_width)
+    return pad_p(x, pad_width=pad_width, value=value)
+
+
+def flip(x, axis=None):
+    nd = len(_shape_of(x))
+    axes = normalize_axis(axis, nd, "flip")
+    return flip_p(x, axis=axes if axes is not None else tuple(range(nd)))
+
+
+def repeat(x, repeats: int, axis=None):
+    """NumPy's repeat (PyTorch's repeat_interleave): each element ``repeats`` times."""
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    shape = _shape_of(x)
+    axis = axis % len(shape)
+    if not isinstance(repeats, int):
+        from .index import index_select
+        idx = xp.repeat(xp.arange(shape[axis]), xp.asarray(repeats))
+        return index_select(x, axis, idx)
+    y = unsqueeze(x, axis + 1)
+    y = broadcast_to(y, shape[:axis + 1] + (repeats,) + shape[axis + 1:])
+    return reshape(y, shape[:axis] + (shape[axis] * repeats,) + shape[axis + 1:])
+
+
+repeat_interleave = repeat
+
+
+def tile(x, reps):
+    """NumPy's tile (PyTorch's Tensor.repeat): the whole tensor ``reps`` times per axis."""
+    if isinstance(reps, int):
+        reps = (reps,)
+    reps = tuple(reps)
+    shape = _shape_of(x)
+    nd = max(len(shape), len(reps))
+    shape = (1,) * (nd - len(shape)) + shape
+    reps = (1,) * (nd - len(reps)) + reps
+    y = reshape(x, tuple(d for s in shape for d in (1, s)))
+    y = broadcast_to(y, tuple(d for r, s in zip(reps, shape) for d in (r, s)))
+    return reshape(y, tuple(r * s for r, s in zip(reps, shape)))
