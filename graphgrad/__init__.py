@@ -24,5 +24,6 @@ from .graph import Node, set_record_source  # noqa: F401
 from .ops import *  # noqa: F401,F403
 from .ops import PRIMITIVES  # noqa: F401
 from .tensor import Tensor  # noqa: F401
+from .utils import allclose  # noqa: F401
 
 __version__ = "0.1.0"

@@ -117,48 +117,58 @@ class Primitive:
         return total
 
     def __call__(self, *args, **params):
-        return bind(self, args, params)
+        """Apply the op: raw in, raw out; any Tensor in, Tensor out (recorded if needed).
+
+        This is the hot path of eager mode: one pass over the arguments, no helper calls
+        unless a Node must be made, forward mode is active, or a trace is recording.
+        """
+        T = Tensor
+        raw = None
+        needs = False
+        for i, a in enumerate(args):
+            if isinstance(a, T):
+                if raw is None:
+                    raw = list(args)
+                raw[i] = a.data
+                if a._rg:
+                    needs = True
+        if raw is None:
+            return self.impl(*args, **params)
+        try:
+            out = self.impl(*raw, **params)
+        except Exception as exc:  # name the op, the operands and the user's line
+            raise op_error(self, args, params, exc) from exc
+        if type(out) is not _ndarray:
+            out = xp.asarray(out)
+        t = T.__new__(T)
+        t.data = out
+        t.grad = None
+        t._node = None
+        t._fw = None
+        t._hooks = None
+        t._version = 0
+        t.name = None
+        if needs and _grad_enabled and self.differentiable:
+            t._rg = True
+            t._node = Node(self, args, params,
+                           tuple([isinstance(a, T) and a._rg for a in args]),
+                           user_site(2) if _graph._record_source else None,
+                           tuple([a._version if isinstance(a, T) else 0 for a in args]))
+        else:
+            t._rg = False
+        if _fw_levels and self.differentiable:
+            _forward_mode(self, args, params, t)
+        if _trace_hook is not None:
+            _trace_hook(self, args, params, t)
+        return t
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
 
 
 def bind(prim: Primitive, args: tuple, params: dict):
-    """Apply ``prim``: raw in, raw out; any Tensor in, Tensor out (recorded if needed)."""
-    T = Tensor
-    for a in args:
-        if isinstance(a, T):
-            break
-    else:
-        return prim.impl(*args, **params)
-    raw = [a.data if isinstance(a, T) else a for a in args]
-    try:
-        out = prim.impl(*raw, **params)
-    except Exception as exc:  # name the op, the operands and the user's line
-        raise op_error(prim, args, params, exc) from exc
-    if type(out) is not _ndarray:
-        out = xp.asarray(out)
-    t = T.__new__(T)
-    t.data = out
-    t.grad = None
-    t._rg = False
-    t._node = None
-    t._fw = None
-    t._hooks = None
-    t._version = 0
-    t.name = None
-    if _grad_enabled and prim.differentiable:
-        needs = tuple([isinstance(a, T) and a._rg for a in args])
-        if True in needs:
-            t._rg = True
-            site = user_site(2) if _graph._record_source else None
-            t._node = Node(prim, args, params, needs, site,
-                           tuple([a._version if isinstance(a, T) else 0 for a in args]))
-    if _fw_levels and prim.differentiable:
-        _forward_mode(prim, args, params, t)
-    if _trace_hook is not None:
-        _trace_hook(prim, args, params, t)
-    return t
+    """Apply ``prim`` to ``args`` (see ``Primitive.__call__``)."""
+    return prim(*args, **params)
 
 
 # ---- forward mode --------------------------------------------------------------------
