@@ -15,6 +15,7 @@ import functools
 from . import primitive as P
 from .backend import xp
 from .errors import BackwardError, ShapeError
+from . import anomaly as _anomaly
 from .graph import format_site
 from .ops import identity
 from .ops.shape import sum_to
@@ -90,7 +91,25 @@ def _parents(t):
     return iter([a for a, need in zip(node.inputs, node.needs) if need])
 
 
+def _hook_error(t, hook, exc) -> BackwardError:
+    code = getattr(hook, "__code__", None)
+    where = f" (defined at {format_site((code.co_filename, code.co_firstlineno))})" \
+        if code is not None else ""
+    name = getattr(hook, "__name__", type(hook).__name__)
+    node = t._node
+    made = (f"the output of {node.prim.name} created at {format_site(node.site)}"
+            if node is not None else f"a leaf tensor of shape {t.shape}")
+    return BackwardError(f"in the gradient hook {name}{where} registered on {made}: "
+                         f"{type(exc).__name__}: {exc}", site=node.site if node else None)
+
+
 def _check_versions(t, node):
+    if t._version != getattr(node, "out_version", 0):  # rules may read the output
+        raise BackwardError(
+            f"the output of {node.prim.name} (created at {format_site(node.site)}), of shape "
+            f"{t.shape}, was modified in place afterwards (version "
+            f"{getattr(node, 'out_version', 0)} -> {t._version}); its gradient would be "
+            "wrong. Use an out-of-place op instead.", site=node.site)
     if node.versions is None:
         return
     for a, v in zip(node.inputs, node.versions):
@@ -98,16 +117,29 @@ def _check_versions(t, node):
             raise BackwardError(
                 f"{node.prim.name} (created at {format_site(node.site)}) saved an input of "
                 f"shape {a.shape} that was modified in place afterwards (version {v} -> "
-                f"{a._version}); its gradient would be wrong. Use an out-of-place op instead.")
+                f"{a._version}); its gradient would be wrong. Use an out-of-place op instead.",
+                site=node.site)
 
 
 def _as_raw(v):
     return v.data if isinstance(v, Tensor) else v
 
 
+def _wrap(g) -> Tensor:
+    """A Tensor around a raw gradient (rules on 0-d arrays may give NumPy scalars)."""
+    if isinstance(g, Tensor):
+        return g
+    if type(g) is not xp.ndarray:
+        g = xp.asarray(g)
+    return Tensor._from_array(g)
+
+
 def _call_hooks(t, g, create_graph):
     for hook in list(t._hooks):
-        r = hook(g if isinstance(g, Tensor) else Tensor._from_array(g))
+        try:
+            r = hook(_wrap(g))
+        except Exception as exc:  # name the hook, and the op and line that made the tensor
+            raise _hook_error(t, hook, exc) from exc
         if r is not None:
             g = r if create_graph else _as_raw(r)
     return g
@@ -178,6 +210,8 @@ def run_backward(roots, root_grads, targets=None, create_graph=False, retain_gra
             ashape = a.data.shape
             if gi.shape != ashape:
                 gi = sum_to(gi, ashape)
+            if _anomaly._enabled:
+                _anomaly.check_grad(node, i, a, g, gi)
             k = id(a)
             prev = grads.get(k)
             grads[k] = gi if prev is None else prev + gi
@@ -193,6 +227,8 @@ def _accumulate_leaf(t, g, create_graph, handed):
         return
     if isinstance(g, Tensor):
         g = g.data
+    if type(g) is not xp.ndarray:  # a NumPy scalar from a rule on 0-d arrays
+        g = xp.asarray(g)
     if t.grad is None:
         # own the buffer: a rule may return its input cotangent itself, shared by leaves
         if id(g) in handed or not g.flags.writeable or not g.flags.owndata:
@@ -202,7 +238,10 @@ def _accumulate_leaf(t, g, create_graph, handed):
             g = g.astype(t.data.dtype)
         t.grad = Tensor._from_array(g)
     else:
-        t.grad = Tensor._from_array(t.grad.data + g)
+        total = t.grad.data + g
+        if total.dtype != t.data.dtype:
+            total = total.astype(t.data.dtype)
+        t.grad = Tensor._from_array(xp.asarray(total))
 
 
 def _seed(out, gradient, op="backward"):
@@ -227,6 +266,8 @@ def backward(tensor: Tensor, gradient=None, retain_graph=False, create_graph=Fal
             "backward: this tensor does not require grad (no input had requires_grad=True, "
             "or it was computed under no_grad / detached)")
     g = _seed(tensor, gradient)
+    if P._trace_hook is not None:  # compiling: the backward pass must be recorded too
+        create_graph = True
     if create_graph:
         g = Tensor._from_array(g)
     with enable_grad() if create_graph else no_grad():
@@ -246,6 +287,8 @@ def grad_of(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=
     elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs]
     seeds = [_seed(o, go, "grad") for o, go in zip(outputs, grad_outputs)]
+    if P._trace_hook is not None:  # compiling: the backward pass must be recorded too
+        create_graph = True
     if create_graph:
         seeds = [Tensor._from_array(s) for s in seeds]
     roots = [o for o in outputs if o._rg]
@@ -263,7 +306,11 @@ def grad_of(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=
             else:
                 out.append(None)
                 continue
-        out.append(r if isinstance(r, Tensor) else Tensor._from_array(r))
+        r = _wrap(r)
+        if r.dtype != x.dtype:  # a gradient has its input's dtype (as .grad does)
+            r = r.astype(x.dtype) if create_graph else Tensor._from_array(
+                r.data.astype(x.dtype))
+        out.append(r)
     return out[0] if inputs_single else out
 
 
@@ -470,8 +517,24 @@ def _jac_fwd(f, x):
 
 
 def hessian(f, argnums=0):
-    """Second derivatives of a scalar ``f``: forward-over-reverse, ``jacobian(grad(f))``."""
-    return jacobian(grad(f, argnums), argnums, mode="fwd")
+    """Second derivatives of a scalar ``f``: forward-over-reverse, ``jacobian(grad(f))``.
+
+    With a tuple ``argnums`` the result is nested as JAX's: ``H[i][j]`` holds
+    d2f/(dx_i dx_j), shaped ``x_i.shape + x_j.shape``.
+
+    >>> import graphgrad as gg
+    >>> gg.hessian(lambda x: (x ** 3).sum())(gg.tensor([1.0, 2.0])).tolist()
+    [[6.0, 0.0], [0.0, 12.0]]
+    """
+    if isinstance(argnums, int):
+        return jacobian(grad(f, argnums), argnums, mode="fwd")
+    nums = _argnums_tuple(argnums)
+
+    def wrapped(*args):
+        return tuple(tuple(jacobian(grad(f, i), j, mode="fwd")(*args) for j in nums)
+                     for i in nums)
+
+    return wrapped
 
 
 # ------------------------------------------------------ custom differentiation ----
@@ -486,14 +549,15 @@ class custom_vjp:
     ...     return x
     >>> def fwd(x): return x, None
     >>> def bwd(res, g): return (gg.clip(g, -1.0, 1.0),)
-    >>> clip_grad_identity.defvjp(fwd, bwd)
+    >>> _ = clip_grad_identity.defvjp(fwd, bwd)
     >>> x = gg.tensor(2.0, requires_grad=True)
     >>> (clip_grad_identity(x) * 5).backward(); x.grad.item()
     1.0
 
-    ``fwd(*args) -> (out, residuals)`` runs on the inputs' values; ``bwd(residuals, g)``
-    returns one gradient per argument (None for none). ``bwd`` should use graphgrad ops
-    so that it can be differentiated again.
+    ``fwd(*args) -> (out, residuals)`` runs on the inputs; ``bwd(residuals, g)`` returns
+    one gradient per argument (None for none). ``bwd`` should use graphgrad ops so that
+    it can be differentiated again (``grad(grad(f))`` differentiates ``bwd`` and the
+    residuals). Forward mode (``jvp``) differentiates ``fwd`` itself.
     """
 
     def __init__(self, fun):
@@ -511,11 +575,14 @@ class custom_vjp:
             raise RuntimeError(f"custom_vjp {self.fun.__name__}: call defvjp(fwd, bwd) first")
         if not any(isinstance(a, Tensor) and a._rg for a in args) or not P.is_grad_enabled():
             return self.fun(*args)
-        with no_grad():
-            out, res = self.fwd(*[a.detach() if isinstance(a, Tensor) else a for a in args])
+        # fwd runs on the inputs themselves, recorded: residuals computed from them stay
+        # connected, so bwd can be differentiated again (grad of grad, Hessians)
+        out, res = self.fwd(*args)
         out = _to_tensor(out)
         prim = _CustomRule(self, res)
         t = Tensor._from_array(out.data)
+        if out._fw:  # forward mode (jvp) differentiates fwd itself
+            t._fw = dict(out._fw)
         needs = tuple(isinstance(a, Tensor) and a._rg for a in args)
         from .graph import Node, user_site
         t._rg = True

@@ -58,9 +58,13 @@ def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
 def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     if isinstance(shape, int):
         shape = (shape,)
-    if dtype is None:
-        dtype = B.int64 if isinstance(fill_value, (bool, int)) and not isinstance(
-            fill_value, float) else B.DEFAULT_FLOAT
+    if dtype is None:  # as PyTorch: bool -> bool, int -> int64, float -> float32
+        if isinstance(fill_value, bool):
+            dtype = B.bool_
+        elif isinstance(fill_value, int):
+            dtype = B.int64
+        else:
+            dtype = B.DEFAULT_FLOAT
     return Tensor(xp.full(tuple(shape), fill_value, dtype=B.as_dtype(dtype)),
                   requires_grad=requires_grad)
 
@@ -86,19 +90,19 @@ def linspace(start, stop, num: int = 50, dtype=None, requires_grad: bool = False
 
 
 def zeros_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
-    data = getattr(t, "data", t)
+    data = t.data if isinstance(t, Tensor) else xp.asarray(t)
     return Tensor(xp.zeros(xp.shape(data), dtype=dtype or getattr(data, "dtype", None)),
                   requires_grad=requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
-    data = getattr(t, "data", t)
+    data = t.data if isinstance(t, Tensor) else xp.asarray(t)
     return Tensor(xp.ones(xp.shape(data), dtype=dtype or getattr(data, "dtype", None)),
                   requires_grad=requires_grad)
 
 
 def full_like(t, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    data = getattr(t, "data", t)
+    data = t.data if isinstance(t, Tensor) else xp.asarray(t)
     return Tensor(xp.full(xp.shape(data), fill_value, dtype=dtype or data.dtype),
                   requires_grad=requires_grad)
 

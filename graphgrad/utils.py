@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .backend import xp
+from .tensor import Tensor
 
 
 def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
@@ -12,6 +13,6 @@ def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
     >>> gg.allclose(gg.tensor([1.0, 2.0]), [1.0, 2.0 + 1e-9])
     True
     """
-    a = getattr(a, "data", a)
-    b = getattr(b, "data", b)
+    a = a.data if isinstance(a, Tensor) else a
+    b = b.data if isinstance(b, Tensor) else b
     return bool(xp.allclose(a, b, rtol=rtol, atol=atol))

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import operator
 
+from .. import primitive as _prim
 from ..errors import ShapeError
+
+
+def raw(v):
+    """The array inside a Tensor; anything else unchanged.
+
+    Not ``getattr(v, "data", v)``: an ndarray's ``.data`` is a memoryview.
+    """
+    return v.data if isinstance(v, _prim.Tensor) else v
 
 
 def normalize_axis(axis, ndim: int, op: str = "op"):

@@ -69,11 +69,24 @@ def _log_base(x, out):
     return where(zero, 0.0, out * log(where(zero, 1.0, x)))
 
 
-pow = _p("pow", _pow_impl, "x ** y, broadcasting.").defvjp(
-    lambda g, out, x, y: g * y * x ** (y - 1),
+def _pow_slope(g, x, y):
+    # d(x**y)/dx = y * x**(y-1); 0 where y == 0 (x**0 is constant, even at x = 0, as
+    # PyTorch) and +-inf at x = 0 for 0 < y < 1 (as sqrt), without warnings
+    if isinstance(y, (int, float)):
+        if y == 0:
+            return g * 0
+        with xp.errstate(divide="ignore"):
+            return g * y * x ** (y - 1)
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        return where(y == 0, 0.0, g * y * x ** (y - 1))
+
+
+pow = _p("pow", _pow_impl,
+         "x ** y, broadcasting; d/dx is 0 where y == 0, d/dy 0 where x == 0.").defvjp(
+    lambda g, out, x, y: _pow_slope(g, x, y),
     lambda g, out, x, y: g * _log_base(x, out),
 ).defjvp(
-    lambda t, out, x, y: t * y * x ** (y - 1),
+    lambda t, out, x, y: _pow_slope(t, x, y),
     lambda t, out, x, y: t * _log_base(x, out),
 )
 
@@ -96,10 +109,15 @@ log1p = _p("log1p", xp.log1p, "log(1 + x), accurate for small x.").defvjp(
     lambda t, out, x: t / (x + 1),
 )
 
+def _sqrt_slope(g, out):
+    with xp.errstate(divide="ignore"):  # +inf at 0 is the documented answer, not a mistake
+        return g / (out * 2)
+
+
 sqrt = _p("sqrt", xp.sqrt, "Square root. Its gradient at 0 is +inf, as in PyTorch.").defvjp(
-    lambda g, out, x: g / (out * 2),
+    lambda g, out, x: _sqrt_slope(g, out),
 ).defjvp(
-    lambda t, out, x: t / (out * 2),
+    lambda t, out, x: _sqrt_slope(t, out),
 )
 
 sin = _p("sin", xp.sin, "Sine.").defvjp(

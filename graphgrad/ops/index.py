@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..backend import xp
 from ..primitive import Primitive
+from ._util import raw
 
 FAMILY = "index"
 
@@ -49,7 +50,7 @@ def _clean_index(index):
         index = (index,)
     out = []
     for i in index:
-        i = getattr(i, "data", i)  # Tensors used as indices
+        i = raw(i)  # Tensors used as indices
         if isinstance(i, list):
             i = xp.asarray(i)
         if hasattr(i, "dtype") and getattr(i, "ndim", 1) == 0 and i.dtype.kind in "iu":
@@ -65,7 +66,7 @@ def getitem(x, index):
 
 def _along_axis_index(indices, axis: int, ndim: int):
     """The fancy index that makes ``x[idx] == take_along_axis(x, indices, axis)``."""
-    indices = xp.asarray(getattr(indices, "data", indices))
+    indices = xp.asarray(raw(indices))
     shape = indices.shape
     grid = []
     for d in range(ndim):
@@ -92,7 +93,7 @@ def gather(x, dim: int, index):
 def index_select(x, axis: int, index):
     """Select entries along ``axis`` by an integer index vector (repeats allowed)."""
     nd = len(x.shape)
-    idx = xp.asarray(getattr(index, "data", index))
+    idx = xp.asarray(raw(index))
     return getitem_p(x, index=(slice(None),) * (axis % nd) + (idx,))
 
 

@@ -7,9 +7,11 @@ never through log(softmax), so it stays finite for logits of +-1e4.
 
 from __future__ import annotations
 
+from .. import primitive as _prim
 from ..backend import xp
-from ..errors import ShapeError
+from ..errors import DTypeError, IndexOutOfRangeError, ShapeError
 from ..primitive import Primitive
+from ._util import raw
 from .elementwise import exp, sigmoid
 from .reduce import mean, sum_p
 from .shape import moveaxis, reshape_p
@@ -58,7 +60,11 @@ def _is_index_target(y) -> bool:
 
 
 def _onehot(y, n, dtype):
-    return (xp.arange(n) == xp.asarray(getattr(y, "data", y))[..., None]).astype(dtype)
+    if isinstance(y, _prim.Tensor):  # recorded (create_graph, gg.compile): stays in the graph
+        from .elementwise import astype, equal
+        return astype(equal(xp.arange(n), reshape_p(y, shape=tuple(y.shape) + (1,))),
+                      dtype=xp.dtype(dtype))
+    return (xp.arange(n) == xp.asarray(raw(y))[..., None]).astype(dtype)
 
 
 def _ce_impl(logits, target, reduction):
@@ -136,6 +142,27 @@ def cross_entropy(logits, target, reduction: str = "mean"):
                          f"got {reduction!r}")
     nd = len(logits.shape)
     index_target = _is_index_target(target)
+    user_l, user_t = tuple(logits.shape), tuple(getattr(target, "shape", ()))
+    if getattr(logits, "dtype", xp.dtype("float32")).kind != "f":
+        raise DTypeError(f"cross_entropy: logits {user_l} have dtype {logits.dtype}; they "
+                         "must be floating point (convert with .float())")
+    if nd == 0:
+        raise ShapeError("cross_entropy: logits are a scalar; they need a class axis")
+    if index_target and nd > 1 and user_t != user_l[:1] + user_l[2:]:
+        raise ShapeError(f"cross_entropy: class-index target of shape {user_t} does not fit "
+                         f"logits of shape {user_l} (expected {user_l[:1] + user_l[2:]})")
+    if not index_target and user_t != user_l:
+        raise ShapeError(f"cross_entropy: probability target of shape {user_t} must match "
+                         f"logits of shape {user_l}")
+    if index_target and getattr(target, "size", 1):
+        classes = user_l[1] if nd > 1 else user_l[0]
+        t_raw = xp.asarray(getattr(target, "data", target))
+        lo, hi = int(t_raw.min()), int(t_raw.max())
+        if lo < 0 or hi >= classes:
+            bad = lo if lo < 0 else hi
+            raise IndexOutOfRangeError(
+                f"cross_entropy: target holds class {bad}, out of range for logits "
+                f"{user_l} with {classes} classes (classes are 0..{classes - 1})")
     if nd > 2:  # classes on axis 1, as PyTorch: move them last
         logits = moveaxis(logits, 1, -1)
         if not index_target:

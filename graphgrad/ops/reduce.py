@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import builtins
 
+from .. import primitive as _prim
 from ..backend import xp
 from ..primitive import Primitive
-from ._util import kept_shape, normalize_axis, reduced_size
+from ._util import kept_shape, normalize_axis, raw as _raw, reduced_size
 from .elementwise import exp, sqrt, where
-from .shape import broadcast_to_p, reshape_p
+from .shape import broadcast_to_p, reshape_p, transpose_p
 
 FAMILY = "reduce"
 
@@ -69,18 +70,20 @@ def _amin_impl(x, axis, keepdims):
     return xp.amin(x, axis=axis, keepdims=keepdims)
 
 
+def _const(v):
+    """The raw array of a value used as a constant; kept as a Tensor while gg.compile
+    traces, so that the traced graph recomputes it instead of freezing it."""
+    return v if _prim._trace_hook is not None else _raw(v)
+
+
 def _extreme_vjp(g, out, x, axis, keepdims):
-    w = _tie_weights(_raw(x), _raw(out), axis, keepdims)
+    w = _tie_weights(_const(x), _const(out), axis, keepdims)
     return _expand(g, x, axis, keepdims) * w.astype(_raw(x).dtype)
 
 
 def _extreme_jvp(t, out, x, axis, keepdims):
-    w = _tie_weights(_raw(x), _raw(out), axis, keepdims).astype(_raw(x).dtype)
+    w = _tie_weights(_const(x), _const(out), axis, keepdims).astype(_raw(x).dtype)
     return sum_p(t * w, axis=axis, keepdims=keepdims)
-
-
-def _raw(v):
-    return getattr(v, "data", v)
 
 
 amax_p = _p("max", _amax_impl, "Max over axes; ties split the gradient evenly.")
@@ -94,21 +97,34 @@ def _prod_impl(x, axis, keepdims):
     return xp.prod(x, axis=axis, keepdims=keepdims)
 
 
-def _prod_partials(x, axis):
-    """d prod / d x_i = product of the other elements, computed without dividing by 0."""
-    zero = x == 0
-    nz = sum_p(_raw(zero), axis=axis, keepdims=True)
-    safe = where(zero, 1.0, x)
-    prod_nonzero = prod_p(safe, axis=axis, keepdims=True)
-    # no zero: prod/x_i; one zero: prod of others at the zero, 0 elsewhere; more: 0
-    return where(nz == 0, prod_nonzero / safe, where((nz == 1) * _raw(zero), prod_nonzero, 0.0))
+def _prod_partials(x, out, axis, keepdims):
+    """d prod / d x_i = the product of the other elements, differentiable again.
+
+    Without zeros that is prod / x_i. With a zero in x, division would give 0/0, so each
+    partial is an explicit product with x_i replaced by 1 (n x n per slice; zeros are rare).
+    """
+    if _prim._trace_hook is None and not xp.any(_raw(x) == 0):  # traced: the general form
+        return _expand(out, x, axis, keepdims) / x
+    shape = tuple(x.shape)
+    red = tuple(range(len(shape))) if axis is None else axis
+    kept = tuple(d for d in range(len(shape)) if d not in red)
+    n = reduced_size(shape, red)
+    lead = tuple(shape[d] for d in kept)
+    # reduced axes last, flattened to one axis of n; row i of the (n, n) block has x_i := 1
+    xt = reshape_p(transpose_p(x, axes=kept + red), shape=lead + (1, n))
+    others = prod_p(where(xp.eye(n, dtype=bool), 1.0, xt), axis=(len(lead) + 1,),
+                    keepdims=False)
+    back = reshape_p(others, shape=lead + tuple(shape[d] for d in red))
+    inverse = tuple((kept + red).index(d) for d in range(len(shape)))
+    return transpose_p(back, axes=inverse)
 
 
 prod_p = _p("prod", _prod_impl, "Product over axes (gradient exact with zeros).").defvjp(
-    lambda g, out, x, axis, keepdims: _expand(g, x, axis, keepdims) * _prod_partials(x, axis),
+    lambda g, out, x, axis, keepdims:
+        _expand(g, x, axis, keepdims) * _prod_partials(x, out, axis, keepdims),
 ).defjvp(
     lambda t, out, x, axis, keepdims:
-        sum_p(t * _prod_partials(x, axis), axis=axis, keepdims=keepdims),
+        sum_p(t * _prod_partials(x, out, axis, keepdims), axis=axis, keepdims=keepdims),
 )
 
 

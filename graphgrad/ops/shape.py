@@ -8,7 +8,7 @@ import operator
 from ..backend import xp
 from ..errors import ShapeError
 from ..primitive import Primitive
-from ._util import normalize_axis
+from ._util import normalize_axis, raw
 
 FAMILY = "shape"
 
@@ -91,7 +91,7 @@ def _concat_jvp(tangents, out, *xs, axis):
 
 
 def _zeros_like(x):
-    data = getattr(x, "data", x)
+    data = raw(x)
     return xp.zeros(xp.shape(data), dtype=getattr(data, "dtype", None))
 
 
@@ -148,7 +148,8 @@ def reshape(x, *shape, **kw):
         for s in xshape:
             total *= s
         if known == 0 or total % known:
-            raise ShapeError(f"reshape: cannot reshape {xshape} into {shape}")
+            raise ShapeError(f"reshape: cannot reshape {xshape} ({total} elements) into "
+                             f"{shape}: {total} is not a multiple of {known}")
         shape = tuple(total // known if s == -1 else s for s in shape)
     if shape == xshape:
         return x
@@ -238,7 +239,8 @@ def stack(tensors, axis: int = 0):
         raise ShapeError("stack: needs at least one tensor")
     shapes = {_shape_of(t) for t in tensors}
     if len(shapes) != 1:
-        raise ShapeError(f"stack: all tensors need the same shape, got {sorted(shapes)}")
+        got = ", ".join(str(_shape_of(t)) for t in tensors)
+        raise ShapeError(f"stack: all tensors need the same shape, got [{got}]")
     return concatenate([unsqueeze(t, axis) for t in tensors], axis=axis)
 
 
