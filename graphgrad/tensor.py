@@ -44,7 +44,8 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
         if value and not B.is_floating(self.data.dtype):
-            raise TypeError(
+            from .errors import DTypeError
+            raise DTypeError(
                 f"requires_grad=True needs a floating-point tensor, got dtype {self.data.dtype}; "
                 "only floats have gradients (convert with .float() or dtype=gg.float32)")
         if not value and self._node is not None:
@@ -96,6 +97,8 @@ class Tensor:
         return self.data
 
     def item(self):
+        if _prim._trace_hook is not None:
+            raise _value_escape_error(self, "item()")
         return self.data.item()
 
     def tolist(self):
@@ -106,6 +109,8 @@ class Tensor:
         return Tensor._from_array(self.data)
 
     def __float__(self) -> float:
+        if _prim._trace_hook is not None:
+            raise _value_escape_error(self, "float()")
         return float(self.data)
 
     def __int__(self) -> int:
@@ -166,9 +171,16 @@ class Tensor:
         return _HookHandle(self._hooks, fn)
 
     def retain_grad(self) -> None:
-        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        """Keep ``.grad`` on this non-leaf tensor after backward (a leaf keeps it anyway)."""
+        if self._node is None:
+            return
+
         def _keep(g, t=self):
-            t.grad = g if t.grad is None else t.grad + g
+            if g._rg or g._node is not None:  # create_graph: keep the recorded gradient
+                t.grad = g if t.grad is None else t.grad + g
+            else:  # own the buffer (the engine may hand the same array on to a leaf)
+                t.grad = Tensor._from_array(
+                    g.data.copy() if t.grad is None else t.grad.data + g.data)
         _keep._retain = True
         self.register_hook(_keep)
 
@@ -189,6 +201,44 @@ class Tensor:
         t.name = None
         return t
 
+
+    # ---- in-place ops (graphgrad/inplace.py): each bumps _version -------------------
+    def add_(self, other, alpha=1) -> "Tensor":
+        """``self += alpha * other`` in place (see docs/errors.md for the rules)."""
+        return _inplace.add_(self, other, alpha)
+
+    def sub_(self, other, alpha=1) -> "Tensor":
+        """``self -= alpha * other`` in place."""
+        return _inplace.sub_(self, other, alpha)
+
+    def mul_(self, other) -> "Tensor":
+        """``self *= other`` in place."""
+        return _inplace.mul_(self, other)
+
+    def div_(self, other) -> "Tensor":
+        """``self /= other`` in place."""
+        return _inplace.div_(self, other)
+
+    def clamp_(self, min=None, max=None) -> "Tensor":
+        """Clamp to ``[min, max]`` in place."""
+        return _inplace.clamp_(self, min, max)
+
+    clip_ = clamp_
+
+    def fill_(self, value) -> "Tensor":
+        """Set every element to ``value``."""
+        return _inplace.fill_(self, value)
+
+    def zero_(self) -> "Tensor":
+        """Set every element to 0."""
+        return _inplace.zero_(self)
+
+    def copy_(self, src) -> "Tensor":
+        """Copy ``src`` (broadcast) into this tensor; gradients flow to ``src``."""
+        return _inplace.copy_(self, src)
+
+    assign_ = copy_
+    # ---- end of in-place ops ---------------------------------------------------------
 
     # ---- op methods (PyTorch-style spellings) ----
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
@@ -364,6 +414,15 @@ class Tensor:
         return (self[i] for i in range(self.data.shape[0]))
 
 
+def _value_escape_error(t, what: str) -> Exception:
+    """A traced tensor's value turned into a Python number would be frozen in the graph."""
+    from .graph import format_site, user_site
+    return TypeError(
+        f"{what} on a tensor of shape {t.shape} at {format_site(user_site(3))} while tracing "
+        "(gg.compile / gg.static): the number would be fixed at trace time. Return the "
+        "tensor instead, or pass the value as a static argument (static_argnums).")
+
+
 class _HookHandle:
     def __init__(self, hooks, fn):
         self._hooks, self._fn = hooks, fn
@@ -376,3 +435,4 @@ class _HookHandle:
 _prim.Tensor = Tensor
 
 from . import ops as _ops  # noqa: E402  (operators need the op table; it needs Tensor)
+from . import inplace as _inplace  # noqa: E402
