@@ -12,6 +12,7 @@ from .autodiff import (  # noqa: F401
     custom_vjp, enable_grad, grad, grad_of, hessian, is_grad_enabled, jacobian, jvp,
     no_grad, set_grad_enabled, value_and_grad, vjp,
 )
+from .compile import compile  # noqa: F401,A004
 from .backend import (  # noqa: F401
     bool_, float16, float32, float64, int8, int16, int32, int64, uint8,
 )
@@ -19,7 +20,11 @@ from .creation import (  # noqa: F401
     arange, eye, full, full_like, linspace, manual_seed, ones, ones_like, rand, randint,
     randn, tensor, zeros, zeros_like,
 )
-from .errors import BackwardError, DTypeError, GraphgradError, ShapeError  # noqa: F401
+from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly  # noqa: F401
+from .errors import (  # noqa: F401
+    AnomalyError, BackwardError, DTypeError, GraphgradError, GraphgradWarning,
+    IndexOutOfRangeError, ShapeError,
+)
 from .graph import Node, set_record_source  # noqa: F401
 from .ops import *  # noqa: F401,F403
 from .ops import PRIMITIVES  # noqa: F401

@@ -1,0 +1,267 @@
+"""Graph passes: dead code, common subexpressions, constant folding, algebraic identities.
+
+Each pass rewrites ``graph.ops`` (a list of Vars in execution order) in place. Values are
+SSA: an in-place update of a tensor is a new Var, so merging or removing ops never
+reorders a read and a write. Buffer reuse happens at code generation (``codegen``),
+where liveness is known.
+
+>>> import graphgrad as gg
+>>> f = gg.compile(lambda x: (x * 1 + 0).T.T + gg.exp(x) + gg.exp(x))
+>>> _ = f(gg.ones((2, 3)))
+>>> f.graph.count("exp"), f.graph.count("mul"), f.graph.count("transpose")
+(1, 0, 0)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import xp
+from .trace import Graph, Var, var_deps
+
+# ------------------------------------------------------------------ helpers ----
+
+
+def _rewrite(graph: Graph, rep: dict) -> None:
+    """Replace uses of Vars by ``rep[id(var)]`` (a Var or a literal) everywhere."""
+    if not rep:
+        return
+
+    def r(a):
+        while isinstance(a, Var) and id(a) in rep:
+            a = rep[id(a)]
+        return a
+
+    def rp(p):
+        if isinstance(p, Var):
+            return r(p)
+        if isinstance(p, tuple):
+            return tuple(rp(q) for q in p)
+        return p
+
+    for v in graph.ops:
+        node = v._node
+        node.inputs = tuple(r(a) for a in node.inputs)
+        if node.params:
+            node.params = {k: rp(p) for k, p in node.params.items()}
+    graph.outputs = [r(o) for o in graph.outputs]
+    graph.writes = [(h, r(v)) for h, v in graph.writes]
+    graph.grad_writes = [(h, r(v) if v is not None else None) for h, v in graph.grad_writes]
+
+
+def _materialize(graph: Graph) -> None:
+    """A write or a ``.grad`` whose value became a literal gets a constant Var."""
+    def fix(h, v):
+        if v is None or isinstance(v, Var):
+            return v
+        arr = xp.broadcast_to(xp.asarray(v, dtype=h.dtype), h.shape).copy()
+        return Var("const", arr.shape, arr.dtype, value=arr)
+
+    graph.writes = [(h, fix(h, v)) for h, v in graph.writes]
+    graph.grad_writes = [(h, fix(h, v)) for h, v in graph.grad_writes]
+
+
+# ---------------------------------------------------------------------- DCE ----
+
+def dce(graph: Graph) -> int:
+    """Drop ops whose values reach no output, write or gradient. Returns how many."""
+    live = set()
+    stack = list(graph.roots())
+    while stack:
+        v = stack.pop()
+        if id(v) in live:
+            continue
+        live.add(id(v))
+        stack.extend(var_deps(v))
+    before = len(graph.ops)
+    graph.ops = [v for v in graph.ops if id(v) in live]
+    used = set(id(v) for v in graph.params if id(v) in live)
+    graph.params = [v for v in graph.params if id(v) in used]
+    return before - len(graph.ops)
+
+
+# ---------------------------------------------------------------------- CSE ----
+
+def _freeze(p):
+    if isinstance(p, Var):
+        return ("var", id(p))
+    if isinstance(p, tuple):
+        return ("tuple",) + tuple(_freeze(q) for q in p)
+    if isinstance(p, list):
+        return ("list",) + tuple(_freeze(q) for q in p)
+    if isinstance(p, slice):
+        return ("slice", p.start, p.stop, p.step)
+    if isinstance(p, np.ndarray):
+        return ("arr", id(p))
+    if isinstance(p, dict):
+        return ("dict",) + tuple((k, _freeze(q)) for k, q in sorted(p.items()))
+    hash(p)
+    return (type(p).__name__, p)
+
+
+def cse(graph: Graph) -> int:
+    """Merge ops that compute the same primitive of the same values and parameters."""
+    seen: dict = {}
+    rep: dict = {}
+    for v in graph.ops:
+        node = v._node
+        node.inputs = tuple(rep.get(id(a), a) if isinstance(a, Var) else a
+                            for a in node.inputs)
+        try:
+            key = (node.prim.name, _freeze(node.inputs), _freeze(node.params or {}))
+        except TypeError:
+            continue
+        other = seen.get(key)
+        if other is not None and other.shape == v.shape and other.dtype == v.dtype:
+            rep[id(v)] = other
+            if other.name is None and v.name is not None:
+                other.name = v.name
+        else:
+            seen[key] = v
+    _rewrite(graph, rep)
+    graph.ops = [v for v in graph.ops if id(v) not in rep]
+    return len(rep)
+
+
+# ---------------------------------------------------------- constant folding ----
+
+def _const_value(a):
+    if isinstance(a, Var):
+        return a.value if a.kind == "const" else None
+    return a
+
+
+def fold_constants(graph: Graph) -> int:
+    """Evaluate, once, ops whose inputs are all constants."""
+    rep: dict = {}
+    for v in graph.ops:
+        node = v._node
+        ins = [rep.get(id(a), a) if isinstance(a, Var) else a for a in node.inputs]
+        if var_deps(v) and any(isinstance(a, Var) and a.kind != "const" for a in var_deps(v)):
+            continue
+        if any(isinstance(a, Var) and a.kind != "const" for a in ins):
+            continue
+        if not any(isinstance(a, Var) for a in ins):
+            continue
+        try:
+            val = node.prim.impl(*[_const_value(a) for a in ins], **(node.params or {}))
+        except Exception:
+            continue
+        val = xp.asarray(val)
+        if val.shape != v.shape or val.dtype != v.dtype:
+            continue
+        c = Var("const", val.shape, val.dtype, value=val)
+        c.name = v.name
+        rep[id(v)] = c
+    _rewrite(graph, rep)
+    graph.ops = [v for v in graph.ops if id(v) not in rep]
+    return len(rep)
+
+
+# ------------------------------------------------------- algebraic identities ----
+
+def _is_scalar_value(a, value) -> bool:
+    """``a`` is the number ``value`` (a literal, or a constant array full of it)."""
+    if isinstance(a, Var):
+        if a.kind != "const" or a.value.size > 4096:
+            return False
+        return bool(np.all(a.value == value))
+    if isinstance(a, (bool, np.bool_)):
+        return False
+    if isinstance(a, (int, float, np.number)):
+        return a == value
+    return False
+
+
+def _same(v: Var, a) -> bool:
+    """Replacing ``v`` by ``a`` keeps shape and dtype."""
+    return isinstance(a, Var) and a.shape == v.shape and a.dtype == v.dtype
+
+
+def simplify(graph: Graph) -> int:
+    """x*1, x/1, x+0, x-0, x**1, identity, casts/reshapes/broadcasts that change nothing,
+    reductions over size-1 axes, transpose of a transpose, reshape of a reshape."""
+    rep: dict = {}
+    changed = 0
+    for v in graph.ops:
+        node = v._node
+        node.inputs = tuple(rep.get(id(a), a) if isinstance(a, Var) else a
+                            for a in node.inputs)
+        name = node.prim.name
+        ins = node.inputs
+        params = node.params or {}
+        new = None
+        if name in ("mul",):
+            if _is_scalar_value(ins[1], 1) and _same(v, ins[0]):
+                new = ins[0]
+            elif _is_scalar_value(ins[0], 1) and _same(v, ins[1]):
+                new = ins[1]
+        elif name == "add":
+            if _is_scalar_value(ins[1], 0) and _same(v, ins[0]):
+                new = ins[0]
+            elif _is_scalar_value(ins[0], 0) and _same(v, ins[1]):
+                new = ins[1]
+        elif name in ("sub",):
+            if _is_scalar_value(ins[1], 0) and _same(v, ins[0]):
+                new = ins[0]
+        elif name in ("div", "pow"):
+            if _is_scalar_value(ins[1], 1) and _same(v, ins[0]):
+                new = ins[0]
+        elif name in ("identity", "astype", "broadcast_to", "reshape"):
+            if _same(v, ins[0]):
+                new = ins[0]
+            elif name == "reshape" and isinstance(ins[0], Var) and ins[0]._node is not None \
+                    and ins[0]._node.prim.name == "reshape":
+                node.inputs = (ins[0]._node.inputs[0],)  # reshape of a reshape: one reshape
+                changed += 1
+                if _same(v, node.inputs[0]):
+                    new = node.inputs[0]
+        elif name == "transpose":
+            a = ins[0]
+            axes = params["axes"]
+            if tuple(axes) == tuple(range(len(axes))) and _same(v, a):
+                new = a
+            elif isinstance(a, Var) and a._node is not None \
+                    and a._node.prim.name == "transpose":
+                inner = a._node.params["axes"]
+                composed = tuple(inner[i] for i in axes)
+                src = a._node.inputs[0]
+                if composed == tuple(range(len(composed))) and _same(v, src):
+                    new = src
+                else:
+                    node.inputs = (src,)
+                    node.params = {"axes": composed}
+                    changed += 1
+        elif name in ("sum", "mean", "max", "min", "prod"):
+            a = ins[0]
+            axis = params.get("axis")
+            if isinstance(a, Var) and a.shape and a.dtype.kind == "f":
+                axes = range(len(a.shape)) if axis is None else axis
+                if all(a.shape[i] == 1 for i in axes):
+                    if _same(v, a):
+                        new = a
+                    elif v.dtype == a.dtype:  # same values, fewer axes: a reshape
+                        from ..ops.shape import reshape_p
+                        node.prim = reshape_p
+                        node.params = {"shape": v.shape}
+                        changed += 1
+        if new is not None:
+            rep[id(v)] = new
+            if isinstance(new, Var) and new.name is None and new.kind == "op":
+                new.name = v.name
+    _rewrite(graph, rep)
+    graph.ops = [v for v in graph.ops if id(v) not in rep]
+    _materialize(graph)
+    return len(rep) + changed
+
+
+def optimize(graph: Graph) -> Graph:
+    """Run the passes to a fixed point (a few rounds at most)."""
+    for _ in range(4):
+        n = simplify(graph)
+        n += fold_constants(graph)
+        n += cse(graph)
+        n += dce(graph)
+        if not n:
+            break
+    return graph
