@@ -25,18 +25,64 @@ def set_record_source(enabled: bool) -> bool:
     return old
 
 
+_getframe = sys._getframe
+_CodeType = type((lambda: None).__code__)
+_lines: dict = {}  # (id(code), lasti) -> (code, (filename, lineno))
+_pkg_codes: dict = {}  # id(code) -> code, for graphgrad's own code objects
+_last_user = None  # the user code object site_token found last
+
+
+def site_token(depth: int = 1):
+    """The first frame outside graphgrad as a cheap ``(code, lasti)`` token, or None.
+
+    This is what every recorded op stores: the line number is decoded only when someone
+    reads ``Node.site`` (``f_lineno`` decodes the line table, costlier than the walk).
+    """
+    global _last_user
+    f = _getframe(depth)
+    c = f.f_code
+    while c is not _last_user:  # in a loop, the user's code is the one seen last time
+        if _pkg_codes.get(id(c)) is not c:  # not known to be graphgrad's own code
+            if not c.co_filename.startswith(_PKG_DIR):
+                _last_user = c
+                break
+            _pkg_codes[id(c)] = c
+        f = f.f_back
+        if f is None:
+            return None
+        c = f.f_code
+    return (c, f.f_lasti)
+
+
+def resolve_site(site):
+    """Turn a ``site_token`` into ``(filename, lineno)``; other values pass unchanged."""
+    if site is None or type(site[0]) is not _CodeType:
+        return site
+    code, lasti = site
+    key = (id(code), lasti)
+    hit = _lines.get(key)
+    if hit is not None and hit[0] is code:
+        return hit[1]
+    lineno = code.co_firstlineno
+    for start, end, line in code.co_lines():
+        if start <= lasti < end and line is not None:
+            lineno = line
+            break
+    resolved = (code.co_filename, lineno)
+    if len(_lines) > 100_000:  # generated code in a loop: do not grow without bound
+        _lines.clear()
+    _lines[key] = (code, resolved)
+    return resolved
+
+
 def user_site(depth: int = 1):
     """(filename, lineno) of the first stack frame outside the graphgrad package."""
-    f = sys._getframe(depth)
-    pkg = _PKG_DIR
-    while f is not None and f.f_code.co_filename.startswith(pkg):
-        f = f.f_back
-    if f is None:
-        return None
-    return (f.f_code.co_filename, f.f_lineno)
+    return resolve_site(site_token(depth + 1))
 
 
 def format_site(site) -> str:
+    """``file.py:42`` for a site (or a site token); ``<unknown>`` when none was recorded."""
+    site = resolve_site(site)
     if not site:
         return "<unknown>"
     return f"{os.path.basename(site[0])}:{site[1]}"
@@ -45,15 +91,24 @@ def format_site(site) -> str:
 class Node:
     """How one Tensor was computed: ``prim(*inputs, **params)``."""
 
-    __slots__ = ("prim", "inputs", "params", "needs", "site", "versions")
+    __slots__ = ("prim", "inputs", "params", "needs", "_site", "versions", "out_version")
 
     def __init__(self, prim, inputs, params, needs, site, versions=None):
         self.prim = prim
         self.inputs = inputs  # tuple; None once the graph has been freed
         self.params = params
         self.needs = needs  # tuple of bools: which inputs want a gradient
-        self.site = site  # (filename, lineno) of the user's line, or None
+        self._site = site  # a site_token (decoded lazily by .site), a site, or None
         self.versions = versions  # versions of the input tensors when saved
+
+    @property
+    def site(self):
+        """(filename, lineno) of the user's line that created this node, or None."""
+        return resolve_site(self._site)
+
+    @site.setter
+    def site(self, value) -> None:
+        self._site = value
 
     @property
     def freed(self) -> bool:

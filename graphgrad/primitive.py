@@ -13,8 +13,8 @@ attaches a Node. Forward-mode levels and tracers are served at the same place.
 from __future__ import annotations
 
 from .backend import xp
-from .errors import op_error
-from .graph import Node, user_site
+from .errors import op_error, warn_upcast
+from .graph import Node, site_token
 from . import graph as _graph
 
 PRIMITIVES: dict[str, "Primitive"] = {}
@@ -26,6 +26,8 @@ _trace_hook = None  # set while tracing a static graph (gg.compile / gg.static)
 
 Tensor = None  # filled in by tensor.py (avoids a circular import)
 _ndarray = xp.ndarray
+_F64 = xp.dtype("float64")
+_warn_upcast = True  # cleared once the float32 -> float64 upcast warning has been shown
 
 
 def is_grad_enabled() -> bool:
@@ -140,6 +142,8 @@ class Primitive:
             raise op_error(self, args, params, exc) from exc
         if type(out) is not _ndarray:
             out = xp.asarray(out)
+        if out.dtype is _F64 and _warn_upcast:  # float32 silently promoted? (warns once)
+            warn_upcast(self, args)
         t = T.__new__(T)
         t.data = out
         t.grad = None
@@ -152,7 +156,7 @@ class Primitive:
             t._rg = True
             t._node = Node(self, args, params,
                            tuple([isinstance(a, T) and a._rg for a in args]),
-                           user_site(2) if _graph._record_source else None,
+                           site_token(2) if _graph._record_source else None,
                            tuple([a._version if isinstance(a, T) else 0 for a in args]))
         else:
             t._rg = False

@@ -182,14 +182,24 @@ sign = _p("sign", xp.sign, "Sign of x (-1, 0 or 1); its gradient is 0 everywhere
 )
 
 
+def _select(cond, g):
+    """``g`` where ``cond`` holds, else 0, as ``where`` (a NaN in ``g`` stays out of the
+    zeros, as in PyTorch) but at the speed of a multiply when ``g`` is finite: on raw
+    arrays a masked select is ~20x slower than ``g * cond``. A finite sum proves that
+    every element is finite (NaN or inf anywhere makes the sum NaN or inf)."""
+    if type(g) is xp.ndarray and type(cond) is xp.ndarray and xp.isfinite(xp.sum(g)):
+        return g * cond
+    return where(cond, g, 0.0)
+
+
 def _relu_impl(x):
     return xp.maximum(x, 0)
 
 
 relu = _p("relu", _relu_impl, "max(x, 0). Gradient at 0 is 0, as in PyTorch.").defvjp(
-    lambda g, out, x: g * (x > 0),
+    lambda g, out, x: _select(x > 0, g),
 ).defjvp(
-    lambda t, out, x: t * (x > 0),
+    lambda t, out, x: _select(x > 0, t),
 )
 
 
@@ -222,8 +232,9 @@ softplus = _p("softplus", _softplus_impl, "log(1 + exp(x)), without overflow.").
 
 def _max_share(g, x, y):
     # all of g where x wins, half at ties (split evenly, as in PyTorch), else 0;
-    # masks multiply g so the result keeps g's dtype
-    return g * (x > y) + (g * (x == y)) * 0.5
+    # selected with where, not multiplied by a mask: a NaN in g must not leak into the
+    # input that lost (0 * nan = nan; PyTorch gives 0 there; found by the fuzzer)
+    return _select(x > y, g) + _select(x == y, g) * 0.5
 
 
 maximum = _p("maximum", xp.maximum,
@@ -279,9 +290,9 @@ def _clip_mask(x, lo, hi):
 
 
 clip = _p("clip", _clip_impl, "Clamp to [min, max]; gradient 1 inside (ends included).").defvjp(
-    lambda g, out, x, min=None, max=None: g * _clip_mask(x, min, max),
+    lambda g, out, x, min=None, max=None: _select(_clip_mask(x, min, max), g),
 ).defjvp(
-    lambda t, out, x, min=None, max=None: t * _clip_mask(x, min, max),
+    lambda t, out, x, min=None, max=None: _select(_clip_mask(x, min, max), t),
 )
 
 identity = _p("identity", lambda x: x, "x itself (a fresh node in the graph).").defvjp(

@@ -1,0 +1,135 @@
+"""In-place ops (``add_``, ``mul_``, ``zero_``, ``copy_`` ...) and the version counter.
+
+Every in-place op bumps the tensor's ``_version``. Nodes remember the versions of their
+inputs (and of their output), so a tensor saved for backward and then changed in place
+makes backward raise a clear ``BackwardError`` instead of computing a wrong gradient.
+
+Rules (see docs/errors.md):
+- under ``no_grad`` (optimizer steps, initialisation) any tensor may be changed in place;
+- while recording, a leaf that requires grad may not (as in PyTorch);
+- while recording, an in-place op on a computed tensor is recorded as the out-of-place
+  op, and the tensor takes the new node (its old value stays available to its old node);
+- graphgrad tensors have value semantics: an in-place op changes only the tensor it is
+  called on. If its buffer is shared (a view, ``detach()``, another tensor), the buffer
+  is copied first, so no other tensor ever sees the change.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from . import primitive as P
+from .backend import xp
+from .errors import BackwardError, DTypeError, ShapeError
+
+
+def _owned(t) -> bool:
+    """Whether ``t.data`` is referenced by ``t`` alone (no view, alias or other tensor)."""
+    data = t.data
+    # references: t's slot, the local `data`, getrefcount's argument; more means shared
+    return data.base is None and data.flags.writeable and sys.getrefcount(data) <= 3
+
+
+def apply(t, name: str, fn, *operands):
+    """Replace ``t``'s value by ``fn(t, *operands)`` in place; returns ``t``."""
+    from .tensor import Tensor
+    hook = P._trace_hook
+    if hook is not None and not hasattr(hook, "write"):
+        raise BackwardError(f"{name}: in-place ops cannot be traced into a static graph; use "
+                            "the out-of-place op")
+    recording = P._grad_enabled and (t._rg or any(
+        isinstance(o, Tensor) and o._rg for o in operands))
+    if recording and t._node is None and t._rg:
+        raise BackwardError(
+            f"{name}: a leaf tensor that requires grad (shape {t.shape}) cannot be changed in "
+            "place while gradients are recorded; wrap the update in `with gg.no_grad():`")
+    if recording:
+        old = Tensor._from_array(t.data)
+        old._rg, old._node, old._version, old._fw = t._rg, t._node, t._version, t._fw
+        r = fn(old, *operands)
+    else:
+        with _no_grad():
+            r = fn(Tensor._from_array(t.data), *operands)
+    r = r if isinstance(r, Tensor) else Tensor(r)
+    if r.shape != t.shape:
+        raise ShapeError(f"{name}: the result has shape {r.shape} but the tensor being "
+                         f"changed in place has shape {t.shape}; in-place ops cannot "
+                         "change a tensor's shape")
+    if r.dtype != t.dtype:
+        if xp.can_cast(r.dtype, t.dtype, casting="same_kind"):
+            from .ops import astype
+            r = astype(r, dtype=t.dtype) if recording else Tensor._from_array(
+                r.data.astype(t.dtype))
+        else:
+            raise DTypeError(f"{name}: the result has dtype {r.dtype}, which cannot be stored "
+                             f"in place in a tensor of dtype {t.dtype}")
+    t._version += 1
+    if hook is not None:  # gg.compile: recorded as a write of t (see graphgrad/compile)
+        hook.write(t, r)
+    if recording:
+        t.data = r.data  # the old buffer stays with `old` for the old node's rules
+        t._rg, t._node, t._fw = r._rg, r._node, r._fw
+        if r._node is not None:
+            r._node.out_version = t._version
+    elif r.data is not t.data:
+        new = r.data
+        r = None
+        if _owned(t):
+            t.data[...] = new  # nobody else sees this buffer: write into it
+        else:  # shared: give this tensor its own buffer, leave the others untouched
+            t.data = new if new.base is None and new.flags.writeable else new.copy()
+    return t
+
+
+def _no_grad():
+    from .autodiff import no_grad
+    return no_grad()
+
+
+# ---- the ops, as functions of (tensor, operands) ----
+
+def add_(t, other, alpha=1):
+    """``t += alpha * other``."""
+    return apply(t, "add_", lambda x, o: x + (o if alpha == 1 else o * alpha), other)
+
+
+def sub_(t, other, alpha=1):
+    """``t -= alpha * other``."""
+    return apply(t, "sub_", lambda x, o: x - (o if alpha == 1 else o * alpha), other)
+
+
+def mul_(t, other):
+    """``t *= other``."""
+    return apply(t, "mul_", lambda x, o: x * o, other)
+
+
+def div_(t, other):
+    """``t /= other``."""
+    return apply(t, "div_", lambda x, o: x / o, other)
+
+
+def clamp_(t, min=None, max=None):
+    """Clamp ``t`` to ``[min, max]`` in place."""
+    from .ops import clip
+    return apply(t, "clamp_", lambda x: clip(x, min=min, max=max))
+
+
+def fill_(t, value):
+    """Set every element to ``value``."""
+    return apply(t, "fill_", lambda x: xp.full(x.shape, value, dtype=x.dtype))
+
+
+def zero_(t):
+    """Set every element to 0."""
+    return apply(t, "zero_", lambda x: xp.zeros(x.shape, dtype=x.dtype))
+
+
+def copy_(t, src):
+    """Copy ``src`` (broadcast to ``t``'s shape) into ``t``; gradients flow to ``src``."""
+    from .ops import broadcast_to
+    from .tensor import Tensor
+
+    def _copy(x, s):
+        s = s if isinstance(s, Tensor) else Tensor(xp.asarray(s, dtype=x.dtype))
+        return broadcast_to(s, x.shape)
+    return apply(t, "copy_", _copy, src)
