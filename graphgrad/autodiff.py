@@ -16,6 +16,7 @@ from . import primitive as P
 from .backend import xp
 from .errors import BackwardError, ShapeError
 from . import anomaly as _anomaly
+from . import graph as _graph
 from .graph import format_site
 from .ops import identity
 from .ops.shape import sum_to
@@ -61,34 +62,42 @@ def _freed_error(t) -> BackwardError:
 
 
 def _topo_order(roots):
-    """Tensors that require grad and reach ``roots``, each before the tensors it feeds."""
+    """Tensors that require grad and reach ``roots``, each before the tensors it feeds.
+
+    Iterative depth-first post-order (no recursion limit): a tensor is appended once
+    all the tensors it was computed from have been.
+    """
     order = []
     seen = set()
     for root in roots:
         if id(root) in seen:
             continue
         seen.add(id(root))
-        stack = [(root, _parents(root))]
+        stack = [(root, 0)]
         while stack:
-            t, it = stack[-1]
-            for p in it:
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    stack.append((p, _parents(p)))
-                    break
-            else:
-                stack.pop()
-                order.append(t)
+            t, i = stack[-1]
+            node = t._node
+            if node is not None:
+                inputs = node.inputs
+                if inputs is None:
+                    raise _freed_error(t)
+                needs = node.needs
+                n = len(inputs)
+                while i < n:
+                    a = inputs[i]
+                    i += 1
+                    if needs[i - 1] and id(a) not in seen:
+                        seen.add(id(a))
+                        stack[-1] = (t, i)
+                        stack.append((a, 0))
+                        break
+                else:
+                    stack.pop()
+                    order.append(t)
+                continue
+            stack.pop()
+            order.append(t)
     return order
-
-
-def _parents(t):
-    node = t._node
-    if node is None:
-        return iter(())
-    if node.inputs is None:
-        raise _freed_error(t)
-    return iter([a for a, need in zip(node.inputs, node.needs) if need])
 
 
 def _hook_error(t, hook, exc) -> BackwardError:
@@ -104,21 +113,20 @@ def _hook_error(t, hook, exc) -> BackwardError:
 
 
 def _check_versions(t, node):
-    if t._version != getattr(node, "out_version", 0):  # rules may read the output
+    """Raise if the node's output or a saved input was changed in place after the node
+    was made (their _version, stamped from the in-place counter, exceeds its epoch)."""
+    epoch = node.epoch
+    if t._version > epoch:  # rules may read the output
         raise BackwardError(
             f"the output of {node.prim.name} (created at {format_site(node.site)}), of shape "
-            f"{t.shape}, was modified in place afterwards (version "
-            f"{getattr(node, 'out_version', 0)} -> {t._version}); its gradient would be "
-            "wrong. Use an out-of-place op instead.", site=node.site)
-    if node.versions is None:
-        return
-    for a, v in zip(node.inputs, node.versions):
-        if isinstance(a, Tensor) and a._version != v:
+            f"{t.shape}, was modified in place afterwards; its gradient would be wrong. Use "
+            "an out-of-place op instead.", site=node.site)
+    for i, a in enumerate(node.inputs):
+        if isinstance(a, Tensor) and a._version > epoch:
             raise BackwardError(
-                f"{node.prim.name} (created at {format_site(node.site)}) saved an input of "
-                f"shape {a.shape} that was modified in place afterwards (version {v} -> "
-                f"{a._version}); its gradient would be wrong. Use an out-of-place op instead.",
-                site=node.site)
+                f"{node.prim.name} (created at {format_site(node.site)}) saved its input {i} "
+                f"of shape {a.shape}, which was modified in place afterwards; its gradient "
+                "would be wrong. Use an out-of-place op instead.", site=node.site)
 
 
 def _as_raw(v):
@@ -187,7 +195,8 @@ def run_backward(roots, root_grads, targets=None, create_graph=False, retain_gra
             continue
         if target_ids is not None and id(t) not in reach:
             continue
-        _check_versions(t, node)
+        if node.epoch != _graph.inplace_epoch:  # an in-place op ran since: check
+            _check_versions(t, node)
         prim, inputs, params = node.prim, node.inputs, node.params
         if create_graph:
             args, out = inputs, t
@@ -200,7 +209,11 @@ def run_backward(roots, root_grads, targets=None, create_graph=False, retain_gra
             if not node.needs[i] or (target_ids is not None and id(a) not in reach):
                 continue
             try:
-                gi = prim.vjp(i, g, out, args, params)
+                rules = prim.vjps
+                if rules is not None and i < len(rules) and rules[i] is not None:
+                    gi = rules[i](g, out, *args, **params)
+                else:
+                    gi = prim.vjp(i, g, out, args, params)
             except Exception as exc:
                 raise BackwardError(
                     f"in the backward of {prim.name} (created at {format_site(node.site)}), "
@@ -594,6 +607,7 @@ class _CustomRule:
     """Stands in for a Primitive in a Node made by a custom_vjp call."""
 
     differentiable = True
+    vjps = None  # no per-input rule table: the engine calls .vjp()
 
     def __init__(self, fn, res):
         self.fn = fn

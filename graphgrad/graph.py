@@ -88,18 +88,33 @@ def format_site(site) -> str:
     return f"{os.path.basename(site[0])}:{site[1]}"
 
 
+# Incremented by every in-place op; a tensor changed in place takes the new value as
+# its _version. One integer compare per node then tells backward that nothing saved
+# was changed since the node was made.
+inplace_epoch = 0
+
+
+def next_inplace_epoch() -> int:
+    global inplace_epoch
+    inplace_epoch += 1
+    return inplace_epoch
+
+
 class Node:
     """How one Tensor was computed: ``prim(*inputs, **params)``."""
 
-    __slots__ = ("prim", "inputs", "params", "needs", "_site", "versions", "out_version")
+    __slots__ = ("prim", "inputs", "params", "needs", "_site", "epoch")
 
-    def __init__(self, prim, inputs, params, needs, site, versions=None):
+    def __init__(self, prim, inputs, params, needs, site, epoch=0):
         self.prim = prim
         self.inputs = inputs  # tuple; None once the graph has been freed
         self.params = params
         self.needs = needs  # tuple of bools: which inputs want a gradient
         self._site = site  # a site_token (decoded lazily by .site), a site, or None
-        self.versions = versions  # versions of the input tensors when saved
+        # the in-place counter when this node was made: an input or output whose
+        # _version (stamped by in-place ops from the same counter) is larger was
+        # changed in place after being saved
+        self.epoch = epoch
 
     @property
     def site(self):

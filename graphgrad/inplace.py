@@ -1,8 +1,9 @@
 """In-place ops (``add_``, ``mul_``, ``zero_``, ``copy_`` ...) and the version counter.
 
-Every in-place op bumps the tensor's ``_version``. Nodes remember the versions of their
-inputs (and of their output), so a tensor saved for backward and then changed in place
-makes backward raise a clear ``BackwardError`` instead of computing a wrong gradient.
+Every in-place op bumps the tensor's ``_version`` to a new value of one global counter
+(graph.inplace_epoch); nodes remember the counter's value when they were made, so a
+tensor saved for backward and then changed in place makes backward raise a clear
+``BackwardError`` instead of computing a wrong gradient.
 
 Rules (see docs/errors.md):
 - under ``no_grad`` (optimizer steps, initialisation) any tensor may be changed in place;
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import sys
 
+from . import graph as _graph
 from . import primitive as P
 from .backend import xp
 from .errors import BackwardError, DTypeError, ShapeError
@@ -63,14 +65,14 @@ def apply(t, name: str, fn, *operands):
         else:
             raise DTypeError(f"{name}: the result has dtype {r.dtype}, which cannot be stored "
                              f"in place in a tensor of dtype {t.dtype}")
-    t._version += 1
+    t._version = _graph.next_inplace_epoch()
     if hook is not None:  # gg.compile: recorded as a write of t (see graphgrad/compile)
         hook.write(t, r)
     if recording:
         t.data = r.data  # the old buffer stays with `old` for the old node's rules
         t._rg, t._node, t._fw = r._rg, r._node, r._fw
-        if r._node is not None:
-            r._node.out_version = t._version
+        if r._node is not None:  # the new node holds the new value: made after the bump
+            r._node.epoch = t._version
     elif r.data is not t.data:
         new = r.data
         r = None

@@ -157,7 +157,7 @@ class Primitive:
             t._node = Node(self, args, params,
                            tuple([isinstance(a, T) and a._rg for a in args]),
                            site_token(2) if _graph._record_source else None,
-                           tuple([a._version if isinstance(a, T) else 0 for a in args]))
+                           _graph.inplace_epoch)
         else:
             t._rg = False
         if _fw_levels and self.differentiable:

@@ -186,6 +186,7 @@ class _Special:
 
     differentiable = True
     name = "special"
+    vjps = None
 
 
 class _CallPrim(_Special):
