@@ -32,26 +32,41 @@ _pkg_codes: dict = {}  # id(code) -> code, for graphgrad's own code objects
 _last_user = None  # the user code object site_token found last
 
 
-def site_token(depth: int = 1):
-    """The first frame outside graphgrad as a cheap ``(code, lasti)`` token, or None.
-
-    This is what every recorded op stores: the line number is decoded only when someone
-    reads ``Node.site`` (``f_lineno`` decodes the line table, costlier than the walk).
-    """
+def _first_user_frame(f):
+    """The first frame from ``f`` outward whose code is not graphgrad's own, or None."""
     global _last_user
-    f = _getframe(depth)
     c = f.f_code
     while c is not _last_user:  # in a loop, the user's code is the one seen last time
         if _pkg_codes.get(id(c)) is not c:  # not known to be graphgrad's own code
             if not c.co_filename.startswith(_PKG_DIR):
                 _last_user = c
-                break
+                return f
             _pkg_codes[id(c)] = c
         f = f.f_back
         if f is None:
             return None
         c = f.f_code
-    return (c, f.f_lasti)
+    return f
+
+
+def site_token(depth: int = 1):
+    """The first frame outside graphgrad as a cheap ``(code, lasti)`` token, or None.
+
+    The line number is decoded only when someone asks (``f_lineno`` decodes the line
+    table, costlier than the walk).
+    """
+    f = _first_user_frame(_getframe(depth))
+    return None if f is None else (f.f_code, f.f_lasti)
+
+
+def stamp_site(node, depth: int = 1) -> None:
+    """Record on ``node`` where the user created it: the code object and instruction
+    offset of the first frame outside graphgrad. Two slots, no tuple: one more
+    GC-tracked object per op made garbage collections measurably more frequent."""
+    f = _first_user_frame(_getframe(depth))
+    if f is not None:
+        node._site = f.f_code
+        node._lasti = f.f_lasti
 
 
 def resolve_site(site):
@@ -103,14 +118,17 @@ def next_inplace_epoch() -> int:
 class Node:
     """How one Tensor was computed: ``prim(*inputs, **params)``."""
 
-    __slots__ = ("prim", "inputs", "params", "needs", "_site", "epoch")
+    __slots__ = ("prim", "inputs", "params", "needs", "_site", "_lasti", "epoch")
 
     def __init__(self, prim, inputs, params, needs, site, epoch=0):
         self.prim = prim
         self.inputs = inputs  # tuple; None once the graph has been freed
         self.params = params
         self.needs = needs  # tuple of bools: which inputs want a gradient
-        self._site = site  # a site_token (decoded lazily by .site), a site, or None
+        # (filename, lineno), a site_token, None, or a code object with its offset in
+        # _lasti (set by stamp_site); decoded lazily by .site
+        self._site = site
+        self._lasti = 0
         # the in-place counter when this node was made: an input or output whose
         # _version (stamped by in-place ops from the same counter) is larger was
         # changed in place after being saved
@@ -119,7 +137,10 @@ class Node:
     @property
     def site(self):
         """(filename, lineno) of the user's line that created this node, or None."""
-        return resolve_site(self._site)
+        s = self._site
+        if type(s) is _CodeType:
+            return resolve_site((s, self._lasti))
+        return resolve_site(s)
 
     @site.setter
     def site(self, value) -> None:

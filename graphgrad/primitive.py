@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .backend import xp
 from .errors import op_error, warn_upcast
-from .graph import Node, site_token
+from .graph import Node, stamp_site
 from . import graph as _graph
 
 PRIMITIVES: dict[str, "Primitive"] = {}
@@ -154,10 +154,11 @@ class Primitive:
         t.name = None
         if needs and _grad_enabled and self.differentiable:
             t._rg = True
-            t._node = Node(self, args, params,
-                           tuple([isinstance(a, T) and a._rg for a in args]),
-                           site_token(2) if _graph._record_source else None,
-                           _graph.inplace_epoch)
+            t._node = node = Node(self, args, params,
+                                  tuple([isinstance(a, T) and a._rg for a in args]),
+                                  None, _graph.inplace_epoch)
+            if _graph._record_source:
+                stamp_site(node, 2)
         else:
             t._rg = False
         if _fw_levels and self.differentiable:
