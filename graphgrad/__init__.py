@@ -32,3 +32,12 @@ from .tensor import Tensor  # noqa: F401
 from .utils import allclose  # noqa: F401
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # gg.static (the TF1 / SimpleFlow API) loads on first use: it imports the compiler
+    # and cannot be imported while this package is still initialising.
+    if name == "static":
+        import importlib
+        return importlib.import_module(".static", __name__)
+    raise AttributeError(f"module 'graphgrad' has no attribute {name!r}")

@@ -144,7 +144,7 @@ class Primitive:
             out = xp.asarray(out)
         if out.dtype is _F64 and _warn_upcast:  # float32 silently promoted? (warns once)
             warn_upcast(self, args)
-        t = T.__new__(T)
+        t = T.__new__(T)  # Tensor._from_array, inlined: this is the hottest line
         t.data = out
         t.grad = None
         t._node = None

@@ -190,3 +190,18 @@ def test_shapeless_placeholder_with_matmul_is_deferred_to_run_time():
         yv, dwv = sess.run([y, dw], {x: np.array([[1.0], [3.0]])})
     np.testing.assert_allclose(yv, [[2.0], [6.0]])
     np.testing.assert_allclose(dwv, [[4.0]])
+
+
+def test_static_is_reachable_as_an_attribute_of_the_package():
+    import subprocess
+    import sys
+    code = ("import graphgrad as gg\n"
+            "g = gg.static.Graph()\n"
+            "with g.as_default():\n"
+            "    x = gg.static.placeholder(name='x')\n"
+            "    y = x * gg.static.Variable(2.0, name='w')\n"
+            "with gg.static.Session(g) as s:\n"
+            "    print(s.run(y, feed_dict={x: 3.0}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout) == 6.0

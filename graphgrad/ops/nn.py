@@ -67,17 +67,22 @@ def _onehot(y, n, dtype):
     return (xp.arange(n) == xp.asarray(raw(y))[..., None]).astype(dtype)
 
 
+def _reduce_loss(per, reduction):
+    """The forward's reduction of per-element losses ('mean', 'sum' or 'none')."""
+    if reduction == "mean":
+        return xp.mean(per)
+    if reduction == "sum":
+        return xp.sum(per)
+    return per
+
+
 def _ce_impl(logits, target, reduction):
     lsm = _log_softmax_impl(logits, -1)
     if _is_index_target(target):
         per = -xp.take_along_axis(lsm, target[..., None].astype(xp.intp), axis=-1)[..., 0]
     else:
         per = -xp.sum(target * lsm, axis=-1)
-    if reduction == "mean":
-        return xp.mean(per)
-    if reduction == "sum":
-        return xp.sum(per)
-    return per
+    return _reduce_loss(per, reduction)
 
 
 def _ce_scale(g, logits, reduction):
@@ -181,11 +186,7 @@ def cross_entropy(logits, target, reduction: str = "mean"):
 # ---- binary cross-entropy with logits ----
 def _bce_impl(x, y, reduction):
     per = xp.maximum(x, 0) - x * y + xp.log1p(xp.exp(-xp.abs(x)))
-    if reduction == "mean":
-        return xp.mean(per)
-    if reduction == "sum":
-        return xp.sum(per)
-    return per
+    return _reduce_loss(per, reduction)
 
 
 def _bce_scale(g, x, reduction):
