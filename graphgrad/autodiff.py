@@ -160,7 +160,17 @@ def run_backward(roots, root_grads, targets=None, create_graph=False, retain_gra
     roots, root_grads: output tensors and their cotangents.
     targets: tensors whose gradients are returned (list, same order); None means
     accumulate into every leaf's ``.grad`` instead.
+
+    NumPy's floating-point warnings are off during the sweep: an infinite local
+    derivative times a zero (sqrt at 0, say) gives NaN exactly as in PyTorch, and a
+    warning pointing into a gradient rule would only confuse; ``gg.detect_anomaly()``
+    is the tool that names the op.
     """
+    with xp.errstate(all="ignore"):
+        return _sweep(roots, root_grads, targets, create_graph, retain_graph, accumulate)
+
+
+def _sweep(roots, root_grads, targets, create_graph, retain_graph, accumulate):
     order = _topo_order(roots)
     target_ids = None
     if targets is not None:

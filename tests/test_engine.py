@@ -582,3 +582,19 @@ def test_backward_through_a_partly_freed_graph_names_the_op():
     y.sum().backward()
     with pytest.raises(gg.BackwardError, match="exp"):
         (y * 3).sum().backward()
+
+
+def test_backward_emits_no_numpy_warnings_and_matches_torch_nan():
+    # sqrt'(0) = inf times d(0 * w)/dw = 0 is NaN in PyTorch too; NumPy would warn about
+    # the inf * 0 inside a gradient rule, which says nothing useful to the user
+    import warnings
+
+    import torch
+    w = gg.tensor([1.0, 2.0], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gg.sqrt(w * 0.0).sum().backward()
+    wt = torch.tensor([1.0, 2.0], requires_grad=True)
+    torch.sqrt(wt * 0.0).sum().backward()
+    np.testing.assert_array_equal(np.isnan(w.grad.numpy()), torch.isnan(wt.grad).numpy())
+    assert np.isnan(w.grad.numpy()).all()
