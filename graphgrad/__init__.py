@@ -35,9 +35,10 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    # gg.static (the TF1 / SimpleFlow API) loads on first use: it imports the compiler
-    # and cannot be imported while this package is still initialising.
-    if name == "static":
+    # gg.static (the TF1 / SimpleFlow API) and gg.testing load on first use: static
+    # imports the compiler and cannot be imported while this package initialises, and
+    # neither is needed to train a model.
+    if name in ("static", "testing"):
         import importlib
-        return importlib.import_module(".static", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'graphgrad' has no attribute {name!r}")

@@ -275,3 +275,13 @@ def test_astype_gradient_keeps_the_input_dtype():
     gg.sum(gg.astype(x, dtype=gg.float32) * 3).backward()
     assert x.grad.dtype == np.float64
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+
+
+def test_gradcheck_is_reachable_as_gg_testing():
+    import subprocess
+    import sys
+    code = ("import numpy as np, graphgrad as gg\n"
+            "print(gg.testing.gradcheck(lambda x: gg.tanh(x) * x, [np.array([0.3, -0.2])]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
