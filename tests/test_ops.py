@@ -285,3 +285,21 @@ def test_gradcheck_is_reachable_as_gg_testing():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"
+
+
+def test_erf_matches_the_standard_library_across_its_series():
+    import math
+    # dense across both series and their joins at |x| = 2 and 6, plus the far tails
+    x = np.concatenate([np.linspace(-7.0, 7.0, 20001), [0.0, 1e-300, -3e-9, 2.0, -6.0, 40.0]])
+    ref = np.array([math.erf(v) for v in x])
+    ours = gg.erf(x)
+    assert ours.dtype == np.float64
+    np.testing.assert_allclose(ours, ref, rtol=1e-14, atol=1e-15)
+    special = gg.erf(np.array([np.inf, -np.inf, np.nan]))
+    assert special[0] == 1.0 and special[1] == -1.0 and np.isnan(special[2])
+    x32 = x.astype(np.float32)
+    out32 = gg.erf(x32)
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32, [math.erf(float(v)) for v in x32], atol=3e-7)
+    assert gg.erf(np.float64(0.5)).shape == ()
+    assert abs(gg.erf(np.array(0.5)) - math.erf(0.5)) < 1e-15

@@ -226,6 +226,20 @@ class _Emitter:
             obj = g.get(ins.argval)
             if inspect.isfunction(obj) and obj.__module__.startswith("graphgrad"):
                 self._add_helper(obj)
+            elif _is_literal(obj) and ins.argval not in self.helpers:
+                # a module constant the helper reads (numbers, strings, tuples of them)
+                self.helpers[ins.argval] = f"{ins.argval} = {obj!r}\n"
+
+
+def _is_literal(obj) -> bool:
+    """Whether ``repr(obj)`` is Python source that rebuilds it exactly."""
+    if isinstance(obj, (bool, int, str)):
+        return True
+    if isinstance(obj, float):
+        return math.isfinite(obj)  # repr round-trips finite floats exactly
+    if isinstance(obj, tuple):
+        return all(_is_literal(o) for o in obj)
+    return False
 
 
 _WHERE_INTO = '''def _where_into(cond, x, y):
