@@ -13,6 +13,7 @@ from .autodiff import (  # noqa: F401
     no_grad, set_grad_enabled, value_and_grad, vjp,
 )
 from .compile import compile  # noqa: F401,A004
+from .draw import draw, to_dot  # noqa: F401
 from .backend import (  # noqa: F401
     bool_, float16, float32, float64, int8, int16, int32, int64, uint8,
 )

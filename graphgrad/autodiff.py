@@ -171,6 +171,8 @@ def run_backward(roots, root_grads, targets=None, create_graph=False, retain_gra
 
 
 def _sweep(roots, root_grads, targets, create_graph, retain_graph, accumulate):
+    # gg.compile's tracer reads this frame's locals `node`, `t` and `g` to label the
+    # backward ops it records (compile/trace.py): keep those names.
     order = _topo_order(roots)
     target_ids = None
     if targets is not None:

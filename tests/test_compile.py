@@ -390,3 +390,24 @@ def test_results_do_not_share_buffers_kept_across_calls():
     np.testing.assert_array_equal(r1.data, keep[0])
     np.testing.assert_array_equal(t1.data, keep[1])
     assert "_buf" in f.source
+
+
+def test_backward_lines_name_the_forward_op_and_the_users_line():
+    import os
+    W = gg.tensor(np.random.default_rng(0).standard_normal((3, 2)), requires_grad=True)
+
+    @gg.compile
+    def step(x):
+        W.grad = None
+        loss = gg.sum(gg.tanh(x @ W))  # the line the backward comments must name
+        loss.backward()
+        return loss
+
+    step(gg.tensor(np.ones((4, 3))))
+    here = os.path.basename(__file__)
+    backward = step.source.split("# ---- backward ----")[1]
+    lines = [ln for ln in backward.splitlines() if "= " in ln and "return" not in ln]
+    assert lines, step.source
+    for ln in lines:  # every backward line says which forward op and user line it serves
+        assert "# grad of " in ln and here + ":" in ln, ln
+    assert any("grad of tanh" in ln for ln in lines) and any("grad of matmul" in ln for ln in lines)

@@ -24,7 +24,9 @@ from ..backend import xp
 from ..graph import _PKG_DIR, Node, resolve_site
 from ..tensor import Tensor
 
-_RUN_BACKWARD = _autodiff.run_backward.__code__
+# the engine's reverse sweep: its frame's locals `node`, `t` and `g` say which forward op a
+# traced backward op belongs to (read only while tracing: no cost to eager mode)
+_RUN_BACKWARD = _autodiff._sweep.__code__
 _COMPILE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
