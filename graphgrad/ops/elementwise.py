@@ -226,8 +226,10 @@ softplus = _p("softplus", _softplus_impl, "log(1 + exp(x)), without overflow.").
 def _max_share(g, x, y):
     # all of g where x wins, half at ties (split evenly, as in PyTorch), else 0;
     # selected with where, not multiplied by a mask: a NaN in g must not leak into the
-    # input that lost (0 * nan = nan; PyTorch gives 0 there; found by the fuzzer)
-    return _select(x > y, g) + _select(x == y, g) * 0.5
+    # input that lost (0 * nan = nan; PyTorch gives 0 there; found by the fuzzer).
+    # "x did not lose" rather than "x won": where x or y is NaN (unordered) both inputs
+    # get all of g, as in PyTorch (found by the fuzzer)
+    return _select(logical_not(x < y), g) - _select(x == y, g) * 0.5
 
 
 maximum = _p("maximum", xp.maximum,

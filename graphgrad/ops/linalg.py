@@ -88,8 +88,12 @@ def _einsum_vjp(i, g, out, *operands, spec):
     r = einsum_p(g, *[o for j, o in enumerate(operands) if j != i], spec=sub)
     x = operands[i]
     if keep != target:  # `keep` is in the operand's order: add the summed axes back
-        shape = tuple(x.shape[k] if c in keep else 1 for k, c in enumerate(target))
-        r = broadcast_to_p(reshape_p(r, shape=shape), shape=tuple(x.shape))
+        # sizes from r, not x: a size-1 axis of x broadcast in '...' is larger in r (the
+        # engine sums it back; found by the fuzzer)
+        size = {c: r.shape[k] for k, c in enumerate(keep)}
+        shape = tuple(size.get(c, 1) for c in target)
+        full = tuple(size.get(c, x.shape[k]) for k, c in enumerate(target))
+        r = broadcast_to_p(reshape_p(r, shape=shape), shape=full)
     return r
 
 

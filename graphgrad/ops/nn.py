@@ -24,11 +24,15 @@ def _p(name, impl, doc=None):
 
 
 def _softmax_impl(x, axis):
+    if x.shape[axis] == 0:  # an empty axis: nothing to normalise, as PyTorch (fuzzer)
+        return x.copy()
     e = xp.exp(x - xp.amax(x, axis=axis, keepdims=True))
     return e / xp.sum(e, axis=axis, keepdims=True)
 
 
 def _log_softmax_impl(x, axis):
+    if x.shape[axis] == 0:  # as softmax
+        return x.copy()
     s = x - xp.amax(x, axis=axis, keepdims=True)
     return s - xp.log(xp.sum(xp.exp(s), axis=axis, keepdims=True))
 
@@ -185,7 +189,9 @@ def cross_entropy(logits, target, reduction: str = "mean"):
 
 # ---- binary cross-entropy with logits ----
 def _bce_impl(x, y, reduction):
-    per = xp.maximum(x, 0) - x * y + xp.log1p(xp.exp(-xp.abs(x)))
+    # max(x, 0) - x * y, written so that an infinite logit gives inf, not inf - inf = nan
+    # (PyTorch: inf at x = +inf; found by the fuzzer)
+    per = (1 - y) * xp.maximum(x, 0) + y * xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
     return _reduce_loss(per, reduction)
 
 

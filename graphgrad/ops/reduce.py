@@ -119,9 +119,19 @@ def _prod_partials(x, out, axis, keepdims):
     return transpose_p(back, axes=inverse)
 
 
+def _prod_vjp(g, out, x, axis, keepdims):
+    grad = _expand(g, x, axis, keepdims) * _prod_partials(x, out, axis, keepdims)
+    if type(grad) is not xp.ndarray or xp.isfinite(xp.sum(g)):  # recorded, or finite g
+        return grad
+    # two or more zeros in a slice: every partial is exactly 0 and so is the gradient, even
+    # under an inf or NaN cotangent (0 * inf = nan; PyTorch: 0 for a full product; fuzzer).
+    # Only on raw arrays: when recorded, the mask would cut the second derivative
+    many = xp.sum(x == 0, axis=axis, keepdims=True) >= 2
+    return xp.where(many, 0.0, grad)
+
+
 prod_p = _p("prod", _prod_impl, "Product over axes (gradient exact with zeros).").defvjp(
-    lambda g, out, x, axis, keepdims:
-        _expand(g, x, axis, keepdims) * _prod_partials(x, out, axis, keepdims),
+    _prod_vjp,
 ).defjvp(
     lambda t, out, x, axis, keepdims:
         sum_p(t * _prod_partials(x, out, axis, keepdims), axis=axis, keepdims=keepdims),
@@ -130,6 +140,8 @@ prod_p = _p("prod", _prod_impl, "Product over axes (gradient exact with zeros)."
 
 # ---- logsumexp ----
 def _logsumexp_impl(x, axis, keepdims):
+    if reduced_size(x.shape, axis) == 0:  # log of an empty sum: -inf, as PyTorch (fuzzer)
+        return xp.full_like(xp.sum(x, axis=axis, keepdims=keepdims), -xp.inf)
     m = xp.amax(x, axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or inf) slices: no shift
     s = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
@@ -202,7 +214,11 @@ def var(x, axis=None, correction: int = 1, keepdims: bool = False, ddof=None):
 
 
 def std(x, axis=None, correction: int = 1, keepdims: bool = False, ddof=None):
-    return sqrt(var(x, axis=axis, correction=correction, keepdims=keepdims, ddof=ddof))
+    """sqrt(var); where the variance is 0 the gradient is 0, not 0 * inf = nan (PyTorch's
+    subgradient, as norm's at 0; found by the fuzzer)."""
+    v = var(x, axis=axis, correction=correction, keepdims=keepdims, ddof=ddof)
+    zero = _const(v) == 0
+    return where(zero, 0.0, sqrt(where(zero, 1.0, v)))
 
 
 def argmax(x, axis=None, keepdims: bool = False):
