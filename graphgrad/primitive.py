@@ -1,4 +1,4 @@
-"""Primitives and ``bind``: the single entry point of every op.
+"""Primitives: each op of the table, and its __call__, the single entry point of every op.
 
 A Primitive is declared once with its forward (``impl``, on the backend), one VJP rule
 per input and one JVP rule per input (or one joint JVP rule), written with graphgrad's
@@ -169,11 +169,6 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
-
-
-def bind(prim: Primitive, args: tuple, params: dict):
-    """Apply ``prim`` to ``args`` (see ``Primitive.__call__``)."""
-    return prim(*args, **params)
 
 
 # ---- forward mode --------------------------------------------------------------------

@@ -36,7 +36,7 @@ class Optimizer:
         return op
 
     def _create_slots(self, var_list) -> None:
-        pass
+        """Make per-variable state (momentum, Adam's moments); plain descent has none."""
 
     def _apply(self, var_list, grads) -> None:
         """Update the variables in place (called by Session.run, under no_grad)."""
