@@ -8,28 +8,65 @@
 """
 
 from . import ops  # noqa: F401
-from .autodiff import (  # noqa: F401
-    custom_vjp, enable_grad, grad, grad_of, hessian, is_grad_enabled, jacobian, jvp,
-    no_grad, set_grad_enabled, value_and_grad, vjp,
+from .compiler import compile  # noqa: F401,A004
+from .core.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly  # noqa: F401
+from .core.backend import (  # noqa: F401
+    bool_,
+    float16,
+    float32,
+    float64,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
 )
-from .compile import compile  # noqa: F401,A004
+from .core.creation import (  # noqa: F401
+    arange,
+    eye,
+    full,
+    full_like,
+    linspace,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .core.engine import (  # noqa: F401
+    enable_grad,
+    grad_of,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from .core.errors import (  # noqa: F401
+    AnomalyError,
+    BackwardError,
+    DTypeError,
+    GraphgradError,
+    GraphgradWarning,
+    IndexOutOfRangeError,
+    ShapeError,
+)
+from .core.graph import Node, set_record_source  # noqa: F401
+from .core.tensor import Tensor  # noqa: F401
+from .core.transforms import (  # noqa: F401
+    custom_vjp,
+    grad,
+    hessian,
+    jacobian,
+    jvp,
+    value_and_grad,
+    vjp,
+)
 from .draw import draw, to_dot  # noqa: F401
-from .backend import (  # noqa: F401
-    bool_, float16, float32, float64, int8, int16, int32, int64, uint8,
-)
-from .creation import (  # noqa: F401
-    arange, eye, full, full_like, linspace, manual_seed, ones, ones_like, rand, randint,
-    randn, tensor, zeros, zeros_like,
-)
-from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly  # noqa: F401
-from .errors import (  # noqa: F401
-    AnomalyError, BackwardError, DTypeError, GraphgradError, GraphgradWarning,
-    IndexOutOfRangeError, ShapeError,
-)
-from .graph import Node, set_record_source  # noqa: F401
 from .ops import *  # noqa: F401,F403
 from .ops import PRIMITIVES  # noqa: F401
-from .tensor import Tensor  # noqa: F401
 from .utils import allclose  # noqa: F401
 
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """Pictures of graphs: Graphviz DOT source for eager and compiled graphs, and rendering.
 
-``to_dot`` reads the one graph structure (``graphgrad.graph.Node``: primitive, inputs,
+``to_dot`` reads the one graph structure (``graphgrad.core.graph.Node``: primitive, inputs,
 params, the user's line) whichever way it was made: an eager Tensor's recorded history, a
 list of tensors sharing subgraphs, or the traced graph of a ``gg.compile``'d function
 (``step.graph``). One box per op, one ellipse per leaf (input, parameter, constant); edges
@@ -24,10 +24,10 @@ import os
 
 import numpy as np
 
-from .compile.api import Compiled
-from .compile.trace import GradOf, Graph, Var
-from .graph import format_site
-from .tensor import Tensor
+from .compiler.api import Compiled
+from .compiler.trace import GradOf, Graph, Var
+from .core.graph import format_site
+from .core.tensor import Tensor
 
 __all__ = ["GraphvizNotFoundError", "draw", "to_dot"]
 

@@ -17,12 +17,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import autodiff as _ad
-from .autodiff import enable_grad, jvp, vjp
-from .graph import format_site
+from .core import engine as _ad
+from .core.engine import enable_grad
+from .core.graph import format_site
+from .core.primitive import Primitive
+from .core.tensor import Tensor
+from .core.transforms import jvp, vjp
 from .ops import concatenate, reshape
-from .primitive import Primitive
-from .tensor import Tensor
 
 __all__ = ["gradcheck", "GradcheckError", "OpTest"]
 

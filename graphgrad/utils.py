@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .backend import xp
-from .tensor import Tensor
+from .core.backend import xp
+from .core.tensor import Tensor
 
 
 def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:

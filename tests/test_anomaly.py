@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import graphgrad as gg
-from graphgrad import primitive as P
+from graphgrad.core import primitive as P
 
 HERE = os.path.basename(__file__)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import graphgrad as gg
-from graphgrad import errors
+from graphgrad.core import errors
 
 HERE = os.path.basename(__file__)
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from op_table import ENTRIES, NOT_OPS
 
 import graphgrad as gg
 import graphgrad.ops as gg_ops
-from graphgrad import autodiff
-from graphgrad.primitive import Primitive
+from graphgrad.core import engine as autodiff
+from graphgrad.core.primitive import Primitive
 from graphgrad.testing import GradcheckError, OpTest, gradcheck
-
-from op_table import ENTRIES, NOT_OPS
 
 torch = pytest.importorskip("torch")
 

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ..backend import xp
+from ..core.backend import xp
 
 _INNER = (0.0, 4.0, 16)  # domain in t = x**2 and degree of P
 _OUTER = (2.0, 6.0, 18)  # domain in |x| and degree of Q

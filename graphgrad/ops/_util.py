@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import operator
 
-from .. import primitive as _prim
-from ..errors import ShapeError
+from ..core import primitive as _prim
+from ..core.errors import ShapeError
 
 
 def raw(v):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from ..backend import xp
-from ..primitive import Primitive
+from ..core.backend import xp
+from ..core.primitive import Primitive
 from ._erf import erf as _erf_impl
 
 FAMILY = "elementwise"

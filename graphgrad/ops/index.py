@@ -7,8 +7,8 @@ composites over these two.
 
 from __future__ import annotations
 
-from ..backend import xp
-from ..primitive import Primitive
+from ..core.backend import xp
+from ..core.primitive import Primitive
 from ._util import raw
 
 FAMILY = "index"

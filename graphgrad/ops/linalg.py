@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import string
 
-from ..backend import xp
-from ..errors import ShapeError
-from ..primitive import Primitive
+from ..core.backend import xp
+from ..core.errors import ShapeError
+from ..core.primitive import Primitive
 from ._util import kept_shape, normalize_axis
 from .elementwise import where
 from .shape import broadcast_to_p, reshape, reshape_p, swapaxes

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import builtins
 
-from .. import primitive as _prim
-from ..backend import xp
-from ..primitive import Primitive
-from ._util import kept_shape, normalize_axis, raw as _raw, reduced_size
+from ..core import primitive as _prim
+from ..core.backend import xp
+from ..core.primitive import Primitive
+from ._util import kept_shape, normalize_axis, reduced_size
+from ._util import raw as _raw
 from .elementwise import exp, sqrt, where
 from .shape import broadcast_to_p, reshape_p, transpose_p
 

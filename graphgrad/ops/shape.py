@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import operator
 
-from ..backend import xp
-from ..errors import ShapeError
-from ..primitive import Primitive
+from ..core.backend import xp
+from ..core.errors import ShapeError
+from ..core.primitive import Primitive
 from ._util import normalize_axis, raw
 
 FAMILY = "shape"

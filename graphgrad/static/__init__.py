@@ -30,11 +30,11 @@ import numpy as np
 
 import graphgrad as _gg
 
-from .. import autodiff as _ad
-from .. import backend as B
-from ..errors import DTypeError, GraphgradError, ShapeError
-from ..graph import Node, user_site
-from ..tensor import Tensor
+from ..core import backend as B
+from ..core import engine as _ad
+from ..core.errors import DTypeError, GraphgradError, ShapeError
+from ..core.graph import Node, user_site
+from ..core.tensor import Tensor
 
 float32, float64, int32, int64, bool_ = B.float32, B.float64, B.int32, B.int64, B.bool_
 
@@ -587,10 +587,13 @@ def __getattr__(name):
         raise AttributeError(f"module 'graphgrad.static' has no attribute {name!r}") from None
 
 
-from .train import (  # noqa: E402
-    AdamOptimizer, GradientDescentOptimizer, MomentumOptimizer, Optimizer,
-)
 from . import train  # noqa: E402,F401
+from .train import (  # noqa: E402
+    AdamOptimizer,
+    GradientDescentOptimizer,
+    MomentumOptimizer,
+    Optimizer,
+)
 
 __all__ = [
     "Graph", "Session", "Variable", "Placeholder", "placeholder", "constant", "gradients",

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..core.tensor import Tensor
 
 
 class Optimizer:
     """Base class: ``minimize(loss, var_list=None)`` -> train op."""
 
     def minimize(self, loss, var_list=None, name: str | None = None):
-        from . import Variable, _op, _TrainPrim, _topo
+        from . import Variable, _op, _topo, _TrainPrim
         if var_list is None:
             var_list = [t for t in _topo([loss]) if isinstance(t, Variable) and t.trainable
                         and t.data.dtype.kind == "f"]

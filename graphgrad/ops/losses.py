@@ -7,10 +7,10 @@ never through log(softmax), so it stays finite for logits of +-1e4.
 
 from __future__ import annotations
 
-from .. import primitive as _prim
-from ..backend import xp
-from ..errors import DTypeError, IndexOutOfRangeError, ShapeError
-from ..primitive import Primitive
+from ..core import primitive as _prim
+from ..core.backend import xp
+from ..core.errors import DTypeError, IndexOutOfRangeError, ShapeError
+from ..core.primitive import Primitive
 from ._util import raw
 from .elementwise import exp, sigmoid
 from .reduce import mean, sum_p

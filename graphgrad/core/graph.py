@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import sys
 
-_PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# graphgrad/ (this file is graphgrad/core/graph.py): frames inside it are not the user's
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 # Recording the user's line costs a few frame hops per op; it can be turned off.
 _record_source = True

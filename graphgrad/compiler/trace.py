@@ -7,7 +7,7 @@ Tensors, so the gradient computation is recorded too, op by op. In-place updates
 (``Tensor.copy_`` / ``sub_`` / ``add_`` / ...) are recorded as *writes*: a new value for a
 tensor that outlives the call.
 
-The recorded graph uses the one node type of the package (``graphgrad.graph.Node``): a
+The recorded graph uses the one node type of the package (``graphgrad.core.graph.Node``): a
 ``Var`` is to the graph what a Tensor is to an eager graph (it has ``shape``, ``dtype``
 and ``_node``), so tools that walk eager graphs walk traced ones.
 """
@@ -18,11 +18,11 @@ import linecache
 import os
 import sys
 
-from .. import autodiff as _autodiff
-from .. import primitive as P
-from ..backend import xp
-from ..graph import _PKG_DIR, Node, resolve_site
-from ..tensor import Tensor
+from ..core import engine as _autodiff
+from ..core import primitive as P
+from ..core.backend import xp
+from ..core.graph import _PKG_DIR, Node, resolve_site
+from ..core.tensor import Tensor
 
 # the engine's reverse sweep: its frame's locals `node`, `t` and `g` say which forward op a
 # traced backward op belongs to (read only while tracing: no cost to eager mode)
@@ -124,7 +124,7 @@ class Graph:
 
     @property
     def nodes(self) -> list:
-        """The ``graphgrad.graph.Node`` of every op, in execution order."""
+        """The ``graphgrad.core.graph.Node`` of every op, in execution order."""
         return [v._node for v in self.ops]
 
     def roots(self) -> list:

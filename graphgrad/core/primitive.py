@@ -12,10 +12,10 @@ attaches a Node. Forward-mode levels and tracers are served at the same place.
 
 from __future__ import annotations
 
+from . import graph as _graph
 from .backend import xp
 from .errors import op_error, warn_upcast
 from .graph import Node, stamp_site
-from . import graph as _graph
 
 PRIMITIVES: dict[str, "Primitive"] = {}
 
@@ -126,7 +126,8 @@ class Primitive:
         """
         T = Tensor
         raw = None
-        needs = False
+        needs = False  # an input requires grad
+        linked = False  # an input was computed by a recorded op (maybe not differentiable)
         for i, a in enumerate(args):
             if isinstance(a, T):
                 if raw is None:
@@ -134,6 +135,8 @@ class Primitive:
                 raw[i] = a.data
                 if a._rg:
                     needs = True
+                elif a._node is not None:
+                    linked = True
         if raw is None:
             return self.impl(*args, **params)
         try:
@@ -152,10 +155,15 @@ class Primitive:
         t._hooks = None
         t._version = 0
         t.name = None
-        if needs and _grad_enabled and self.differentiable:
-            t._rg = True
+        if (needs or linked) and _grad_enabled:
+            # Comparisons, argmax, casts of masks... carry no gradient, but they are
+            # recorded too (output requires_grad False), so that graph readers
+            # (gg.static's Session.run, draw, explain) see every op a value went through.
+            diff = needs and self.differentiable
+            t._rg = diff
             t._node = node = Node(self, args, params,
-                                  tuple([isinstance(a, T) and a._rg for a in args]),
+                                  tuple([isinstance(a, T) and a._rg for a in args])
+                                  if diff else (False,) * len(args),
                                   None, _graph.inplace_epoch)
             if _graph._record_source:
                 stamp_site(node, 2)
@@ -233,6 +241,6 @@ def _forward_mode(prim, args, params, out):
         if not isinstance(tan, T):
             tan = T(tan)
         if tan.shape != out.shape:  # a tangent of a broadcast input: spread it out
-            from .ops.shape import broadcast_to_p
+            from ..ops.shape import broadcast_to_p
             tan = broadcast_to_p(tan, shape=out.shape)
         set_tangent(out, level, tan)

@@ -59,7 +59,7 @@ def apply(t, name: str, fn, *operands):
                          "change a tensor's shape")
     if r.dtype != t.dtype:
         if xp.can_cast(r.dtype, t.dtype, casting="same_kind"):
-            from .ops import astype
+            from ..ops import astype
             r = astype(r, dtype=t.dtype) if recording else Tensor._from_array(
                 r.data.astype(t.dtype))
         else:
@@ -84,7 +84,7 @@ def apply(t, name: str, fn, *operands):
 
 
 def _no_grad():
-    from .autodiff import no_grad
+    from .engine import no_grad
     return no_grad()
 
 
@@ -112,7 +112,7 @@ def div_(t, other):
 
 def clamp_(t, min=None, max=None):
     """Clamp ``t`` to ``[min, max]`` in place."""
-    from .ops import clip
+    from ..ops import clip
     return apply(t, "clamp_", lambda x: clip(x, min=min, max=max))
 
 
@@ -128,7 +128,7 @@ def zero_(t):
 
 def copy_(t, src):
     """Copy ``src`` (broadcast to ``t``'s shape) into ``t``; gradients flow to ``src``."""
-    from .ops import broadcast_to
+    from ..ops import broadcast_to
     from .tensor import Tensor
 
     def _copy(x, s):

@@ -48,9 +48,11 @@ class Tensor:
             raise DTypeError(
                 f"requires_grad=True needs a floating-point tensor, got dtype {self.data.dtype}; "
                 "only floats have gradients (convert with .float() or dtype=gg.float32)")
-        if not value and self._node is not None:
+        if not value and self._node is not None and self._rg:
             raise RuntimeError("requires_grad can only be turned off on a leaf tensor; "
                                "use .detach() for a tensor computed by ops")
+        if value and not self._rg:
+            self._node = None  # a record of non-differentiable ops: it becomes a leaf
         self._rg = bool(value)
 
     def requires_grad_(self, value: bool = True) -> "Tensor":
@@ -75,12 +77,14 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        return self._node is None
+        """True unless computed by a recorded op that gradients flow through (as PyTorch:
+        every tensor that does not require grad is a leaf)."""
+        return self._node is None or not self._rg
 
     @property
     def grad_fn(self):
         """The Node that made this tensor (None for leaves)."""
-        return self._node
+        return self._node if self._rg else None
 
     @property
     def T(self) -> "Tensor":
@@ -143,7 +147,7 @@ class Tensor:
         if self.data.dtype != B.float32 and self.data.dtype != B.int64 \
                 and self.data.dtype != B.bool_:
             extra.append(f"dtype={self.data.dtype}")
-        if self._node is not None:
+        if self._node is not None and self._rg:
             extra.append(f"grad_fn={self._node.prim.name}")
         elif self._rg:
             extra.append("requires_grad=True")
@@ -157,7 +161,7 @@ class Tensor:
         ``.grad`` accumulates across calls until you zero it (``x.grad = None``), as in
         PyTorch. The graph is freed afterwards unless ``retain_graph=True``.
         """
-        from .autodiff import backward
+        from .engine import backward
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     def register_hook(self, fn):
@@ -172,7 +176,7 @@ class Tensor:
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward (a leaf keeps it anyway)."""
-        if self._node is None:
+        if self.is_leaf:
             return
 
         def _keep(g, t=self):
@@ -434,5 +438,5 @@ class _HookHandle:
 
 _prim.Tensor = Tensor
 
-from . import ops as _ops  # noqa: E402  (operators need the op table; it needs Tensor)
+from .. import ops as _ops  # noqa: E402  (operators need the op table; it needs Tensor)
 from . import inplace as _inplace  # noqa: E402
