@@ -9,9 +9,54 @@ from __future__ import annotations
 
 import numpy as np
 
-xp = np  # the active array module
+xp = np  # the default array module
 
 ndarray = np.ndarray
+
+# ---- backends: an array type and the module that computes on it ------------------------
+# NumPy is the default. Another backend (CuPy, or the tests' stand-in device) registers
+# its array type; from then on ops look at their inputs to choose the module. Until one
+# registers, ``foreign_active`` stays False and the hot path costs one global read.
+_modules: dict = {np.ndarray: np}
+ARRAY_TYPES: tuple = (np.ndarray,)
+foreign_active = False
+
+
+def register_backend(array_type: type, module) -> None:
+    """Compute with ``module`` on arrays of ``array_type`` (e.g. ``cupy.ndarray, cupy``)."""
+    global ARRAY_TYPES, foreign_active
+    _modules[array_type] = module
+    ARRAY_TYPES = tuple(_modules)
+    foreign_active = True
+
+
+def array_module(*xs):
+    """The array module of the first array among ``xs`` (NumPy when there is none)."""
+    for x in xs:
+        m = _modules.get(type(x))
+        if m is not None and m is not np:
+            return m
+    return np
+
+
+def is_array(x) -> bool:
+    """Whether ``x`` is an array of a registered backend (not a Tensor, not a number)."""
+    return type(x) in _modules
+
+
+def implementation(np_impl, module):
+    """``np_impl`` (the NumPy forward of a primitive) on ``module``: a NumPy function is
+    replaced by ``module``'s function of the same name; a Python function is returned as
+    it is (it takes its array module from its inputs)."""
+    if module is np:
+        return np_impl
+    name = getattr(np_impl, "__name__", None)
+    if isinstance(np_impl, np.ufunc) or getattr(np_impl, "__module__", "").startswith("numpy"):
+        f = getattr(module, name, None)
+        if f is None:
+            raise NotImplementedError(f"the backend {module.__name__} has no {name}")
+        return f
+    return np_impl
 
 float16 = np.dtype("float16")
 float32 = np.dtype("float32")

@@ -12,6 +12,7 @@ attaches a Node. Forward-mode levels and tracers are served at the same place.
 
 from __future__ import annotations
 
+from . import backend as _backend
 from . import graph as _graph
 from .backend import xp
 from .errors import op_error, warn_upcast
@@ -48,7 +49,8 @@ class Primitive:
     def __init__(self, name: str, impl, family: str, differentiable: bool = True,
                  doc: str | None = None):
         self.name = name
-        self.impl = impl
+        self.impl = impl  # the NumPy forward
+        self._impls: dict = {}  # array module -> forward, for other backends
         self.family = family
         self.differentiable = differentiable
         self.vjps = None  # tuple: vjps[i](g, out, *args, **params) -> grad of input i
@@ -82,6 +84,19 @@ class Primitive:
         """JVP of an op linear in its (single) differentiable input: apply it to the tangent."""
         self.jvps = (lambda t, out, *args, **params: self(t, *args[1:], **params),)
         return self
+
+    def impl_for(self, module):
+        """This op's forward on the array module ``module``."""
+        f = self._impls.get(module)
+        if f is None:
+            f = self._impls[module] = _backend.implementation(self.impl, module)
+        return f
+
+    def _call_foreign(self, args, params, raw, like):
+        """Raw arrays of another backend: its module computes."""
+        impl = self.impl_for(_backend.array_module(*raw)) if like is None else \
+            self.impl_for(_backend.array_module(like))
+        return impl(*raw, **params)
 
     @property
     def has_vjp(self) -> bool:
@@ -118,7 +133,7 @@ class Primitive:
             total = part if total is None else total + part
         return total
 
-    def __call__(self, *args, **params):
+    def __call__(self, *args, **params):  # noqa: C901 (the hot path, inlined on purpose)
         """Apply the op: raw in, raw out; any Tensor in, Tensor out (recorded if needed).
 
         This is the hot path of eager mode: one pass over the arguments, no helper calls
@@ -128,22 +143,30 @@ class Primitive:
         raw = None
         needs = False  # an input requires grad
         linked = False  # an input was computed by a recorded op (maybe not differentiable)
+        foreign = None  # an input array of another backend than NumPy
         for i, a in enumerate(args):
             if isinstance(a, T):
                 if raw is None:
                     raw = list(args)
-                raw[i] = a.data
+                d = raw[i] = a.data
+                if type(d) is not _ndarray:
+                    foreign = d
                 if a._rg:
                     needs = True
                 elif a._node is not None:
                     linked = True
-        if raw is None:
+        if raw is None:  # raw arrays in, raw out (gradient rules in a plain backward)
+            if _backend.foreign_active:
+                return self._call_foreign(args, params, args, None)
             return self.impl(*args, **params)
         try:
-            out = self.impl(*raw, **params)
+            if foreign is None:
+                out = self.impl(*raw, **params)
+            else:
+                out = self._call_foreign(args, params, raw, foreign)
         except Exception as exc:  # name the op, the operands and the user's line
             raise op_error(self, args, params, exc) from exc
-        if type(out) is not _ndarray:
+        if type(out) is not _ndarray and foreign is None:
             out = xp.asarray(out)
         if out.dtype is _F64 and _warn_upcast:  # float32 silently promoted? (warns once)
             warn_upcast(self, args)
