@@ -153,3 +153,33 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<Node {self.prim.name} at {format_site(self.site)}>"
+
+
+def topo_order(roots, deps) -> list:
+    """Every value reachable from ``roots`` through ``deps(value)`` (the values it was
+    computed from), each after all of its deps: an iterative depth-first post-order, so
+    graphs of any depth work. The one walk of the package: backward, draw, gg.static and
+    the compiler's passes all order a graph with it.
+
+    >>> deps = {"e": ["c", "d"], "c": ["a", "b"], "d": ["b"]}
+    >>> topo_order(["e"], lambda v: deps.get(v, ()))
+    ['a', 'b', 'c', 'd', 'e']
+    """
+    order: list = []
+    seen: set = set()
+    for root in roots:
+        if id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(deps(root)))]
+        while stack:
+            v, it = stack[-1]
+            for d in it:
+                if id(d) not in seen:
+                    seen.add(id(d))
+                    stack.append((d, iter(deps(d))))
+                    break
+            else:
+                stack.pop()
+                order.append(v)
+    return order
