@@ -37,13 +37,7 @@ from .core.creation import (  # noqa: F401
     zeros,
     zeros_like,
 )
-from .core.engine import (  # noqa: F401
-    enable_grad,
-    grad_of,
-    is_grad_enabled,
-    no_grad,
-    set_grad_enabled,
-)
+from .core.engine import grad_of  # noqa: F401
 from .core.errors import (  # noqa: F401
     AnomalyError,
     BackwardError,
@@ -54,6 +48,7 @@ from .core.errors import (  # noqa: F401
     ShapeError,
 )
 from .core.graph import Node, set_record_source  # noqa: F401
+from .core.state import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from .core.tensor import Tensor  # noqa: F401
 from .core.transforms import (  # noqa: F401
     custom_vjp,

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import graphgrad as gg
-from graphgrad.core import primitive as P
 
 HERE = os.path.basename(__file__)
 
@@ -46,17 +45,35 @@ def test_backward_nan_names_the_forward_op():
     assert "backward of sqrt" in msg and f"{HERE}:{line}" in msg and "gradient" in msg
 
 
-def test_global_switch_and_zero_cost_when_off():
-    plain = P.Primitive.__call__
+def test_global_switch_is_an_interpreter_and_off_leaves_the_stack_empty():
+    from graphgrad.core import state
+    assert state.state.stack == ()
     old = gg.set_detect_anomaly(True)
     try:
-        assert gg.is_anomaly_enabled() and P.Primitive.__call__ is not plain
+        assert gg.is_anomaly_enabled() and len(state.state.stack) == 1
         with pytest.raises(gg.AnomalyError):
             gg.tensor([1.0]) / gg.tensor([0.0])
     finally:
         gg.set_detect_anomaly(old)
-    assert P.Primitive.__call__ is plain  # off: the plain hot path, untouched
+    assert state.state.stack == ()  # off: the plain hot path, nothing on the stack
     assert np.isinf((gg.tensor([1.0]) / gg.tensor([0.0])).item())
+
+
+def test_anomaly_mode_is_per_thread():
+    import threading
+    seen = []
+
+    def other():
+        seen.append(gg.is_anomaly_enabled())
+        seen.append(np.isinf((gg.tensor([1.0]) / gg.tensor([0.0])).item()))
+
+    with gg.detect_anomaly():
+        th = threading.Thread(target=other)
+        th.start()
+        th.join()
+        with pytest.raises(gg.AnomalyError):
+            gg.tensor([1.0]) / gg.tensor([0.0])
+    assert seen == [False, True]
 
 
 def test_check_inf_false_allows_masks():

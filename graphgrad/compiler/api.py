@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 
-from ..core import primitive as P
+from ..core import state as _state
 from ..core.backend import xp
 from ..core.tensor import Tensor
 from . import codegen, passes
@@ -233,7 +233,7 @@ class Compiled:
         return f"arg{i}"
 
     def __call__(self, *args, **kwargs):
-        if P._trace_hook is not None:  # inside another trace: inline
+        if _state.state.stack:  # inside a trace, a jvp or anomaly mode: run it as Python
             return self.fn(*args, **kwargs)
         leaves: list = []
         names: list = []

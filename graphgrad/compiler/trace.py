@@ -1,7 +1,8 @@
 """Tracing: run a function once on real values and record every op into a Graph.
 
 Concrete tracing: the function runs eagerly, on real values (so shapes and dtypes come for
-free), while ``primitive._trace_hook`` records each op that touches a Tensor. Backward
+free), while the Tracer, an interpreter on the per-thread stack, records each op that
+touches a Tensor. Backward
 passes run inside the trace (``gg.grad``, ``loss.backward()``) execute their rules on
 Tensors, so the gradient computation is recorded too, op by op. In-place updates
 (``Tensor.copy_`` / ``sub_`` / ``add_`` / ...) are recorded as *writes*: a new value for a
@@ -18,15 +19,11 @@ import linecache
 import os
 import sys
 
-from ..core import engine as _autodiff
-from ..core import primitive as P
+from ..core import state as _state
 from ..core.backend import xp
 from ..core.graph import _PKG_DIR, Node, resolve_site
 from ..core.tensor import Tensor
 
-# the engine's reverse sweep: its frame's locals `node`, `t` and `g` say which forward op a
-# traced backward op belongs to (read only while tracing: no cost to eager mode)
-_RUN_BACKWARD = _autodiff._sweep.__code__
 _COMPILE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -146,8 +143,15 @@ def _in_package(filename: str) -> bool:
     return filename.startswith(_PKG_DIR)
 
 
-class Tracer:
-    """The ``_trace_hook`` installed while a function is traced."""
+class Tracer(_state.Interpreter):
+    """The interpreter that records every op while a function is traced.
+
+    The engine tells it which node's rules it is running (``enter_backward``), so the ops
+    those rules make are labelled as that forward op's gradient.
+    """
+
+    traces = True
+    watches_backward = True
 
     def __init__(self):
         self.graph = Graph()
@@ -159,7 +163,7 @@ class Tracer:
         self.writes: dict[int, tuple[Tensor, Var]] = {}
         self.seen_backward = False
         self.names: dict[int, str] = {}  # id(Var) -> user's variable name
-        self._frames_scanned: set = set()
+        self._backward: list = []  # (node, t, g) of the nodes whose rules are running
 
     # ---- registering values ----
     def _register(self, t: Tensor, v: Var) -> None:
@@ -228,8 +232,14 @@ class Tracer:
             return self.value(p)
         return p
 
-    # ---- the hook ----
-    def __call__(self, prim, args, params, out) -> None:
+    # ---- the interpreter ----
+    def enter_backward(self, node, t, g) -> None:
+        self._backward.append((node, t, g))
+
+    def exit_backward(self) -> None:
+        self._backward.pop()
+
+    def process(self, prim, args, params, out) -> None:
         inputs = tuple(self.value(a) for a in args)
         v = Var("op", out.data.shape, out.data.dtype)
         v._node = Node(prim, inputs, self._fix_params(params), (), None)
@@ -254,25 +264,19 @@ class Tracer:
     def _place(self, v: Var) -> None:
         """Where the op comes from: the user's line, forward or backward, names in scope."""
         f = sys._getframe(2)
-        bw = None
         while f is not None and _in_package(f.f_code.co_filename):
-            if bw is None and f.f_code is _RUN_BACKWARD:
-                bw = f
             f = f.f_back
-        if bw is not None:
+        if self._backward:
             self.seen_backward = True
             v.phase = "backward"
-            loc = bw.f_locals
-            node, t, g = loc.get("node"), loc.get("t"), loc.get("g")
-            if node is not None:
-                v.site = resolve_site(node.site)
-            if t is not None:
-                fv = self.var_of.get(id(t))
-                v.ctx = fv
-                if isinstance(g, Tensor) and fv is not None:
-                    gv = self.var_of.get(id(g))
-                    if gv is not None and id(gv) not in self.names and gv.kind == "op":
-                        self.names[id(gv)] = ("d", fv)
+            node, t, g = self._backward[-1]
+            v.site = resolve_site(node.site)
+            fv = self.var_of.get(id(t))
+            v.ctx = fv
+            if isinstance(g, Tensor) and fv is not None:
+                gv = self.var_of.get(id(g))
+                if gv is not None and id(gv) not in self.names and gv.kind == "op":
+                    self.names[id(gv)] = ("d", fv)
         else:
             if self.seen_backward:
                 v.phase = "update"
@@ -313,12 +317,10 @@ def source_line(site) -> str:
 
 def trace(fn, args: tuple, kwargs: dict, tracer: Tracer):
     """Run ``fn(*args, **kwargs)`` with ``tracer`` recording; returns fn's result."""
-    old_hook = P._trace_hook
     old_prof = sys.getprofile()
-    P._trace_hook = tracer
     sys.setprofile(tracer.profile)
     try:
-        return fn(*args, **kwargs)
+        with _state.interpreting(tracer):
+            return fn(*args, **kwargs)
     finally:
         sys.setprofile(old_prof)
-        P._trace_hook = old_hook

@@ -11,9 +11,8 @@ detect_anomaly
 >>> gg.is_anomaly_enabled()
 False
 
-When off, it costs nothing: switching it on swaps in a checking ``Primitive.__call__``
-(and makes the backward engine check each gradient); switching it off puts the plain
-one back.
+When off, it costs nothing: switching it on puts a checking interpreter on this thread's
+interpreter stack (state.py), and the backward engine asks it to check each gradient.
 """
 
 from __future__ import annotations
@@ -22,30 +21,65 @@ import contextlib
 
 import numpy as np
 
-from . import primitive as P
+from .backend import array_module, is_array
 from .errors import AnomalyError, _raw, summarize
 from .graph import format_site, user_site
+from .state import Interpreter, find, push, remove, state
 
-_enabled = False  # read by the backward engine
-_check_inf = True
-_plain_call = None  # Primitive.__call__ while anomaly detection is on
+
+class AnomalyChecker(Interpreter):
+    """Raises at the first op whose forward output holds NaN or Inf; the engine calls
+    ``check_grad`` on each gradient a rule returns."""
+
+    def __init__(self, check_inf: bool = True):
+        self.check_inf = check_inf
+        self._errstate = None
+
+    def process(self, prim, args, params, out) -> None:
+        data = out.data
+        counts = _bad_counts(data, self.check_inf)
+        if counts is not None:
+            site = out._node.site if out._node is not None else None
+            raise AnomalyError(
+                f"detect_anomaly: {prim.name} produced {_what(counts, data.size)} in its "
+                f"forward output {summarize(data)}; inputs: {_inputs(args)}",
+                site=site or user_site(1))
+
+    def check_grad(self, node, i, a, g, gi) -> None:
+        """Called by the backward engine for each input gradient a rule returns."""
+        data = _raw(gi)
+        counts = _bad_counts(data, self.check_inf)
+        if counts is None:
+            return
+        raise AnomalyError(
+            f"detect_anomaly: the backward of {node.prim.name} (created at "
+            f"{format_site(node.site)}) produced {_what(counts, data.size)} in the gradient "
+            f"of input {i} {summarize(a)}; incoming gradient: "
+            f"{summarize(g)}; inputs: {_inputs(node.inputs)}",
+            site=node.site)
+
+
+def active() -> AnomalyChecker | None:
+    """This thread's anomaly checker, or None when detection is off."""
+    return find(AnomalyChecker) if state.stack else None
 
 
 def is_anomaly_enabled() -> bool:
-    """Whether ``detect_anomaly`` is active."""
-    return _enabled
+    """Whether ``detect_anomaly`` is active (in this thread)."""
+    return active() is not None
 
 
-def _bad_counts(data):
+def _bad_counts(data, check_inf: bool = True):
     """(nan, inf) counts of a floating array, or None when it is all finite / not float."""
-    if not isinstance(data, np.ndarray) or data.dtype.kind not in "fc":
+    if not is_array(data) or data.dtype.kind not in "fc":
         return None
-    if _check_inf:
-        if np.isfinite(data).all():
+    xp = array_module(data)
+    if check_inf:
+        if xp.isfinite(data).all():
             return None
-    elif not np.isnan(data).any():
+    elif not xp.isnan(data).any():
         return None
-    return int(np.isnan(data).sum()), int(np.isinf(data).sum())
+    return int(xp.isnan(data).sum()), int(xp.isinf(data).sum())
 
 
 def _what(counts, size) -> str:
@@ -58,51 +92,23 @@ def _inputs(args) -> str:
     return "; ".join(f"[{i}] {summarize(a)}" for i, a in enumerate(args))
 
 
-def _checked_call(self, *args, **params):
-    with np.errstate(all="ignore"):  # NumPy's warnings would only say less, earlier
-        out = _plain_call(self, *args, **params)
-    if isinstance(out, P.Tensor):  # a Tensor result: a user-facing forward op
-        data = out.data
-        counts = _bad_counts(data)
-        if counts is not None:
-            site = out._node.site if out._node is not None else None
-            raise AnomalyError(
-                f"detect_anomaly: {self.name} produced {_what(counts, data.size)} in its "
-                f"forward output {summarize(data)}; inputs: {_inputs(args)}",
-                site=site or user_site(1))
-    return out
-
-
-def check_grad(node, i, a, g, gi) -> None:
-    """Called by the backward engine (when on) for each input gradient a rule returns."""
-    data = _raw(gi)
-    counts = _bad_counts(data)
-    if counts is None:
-        return
-    raise AnomalyError(
-        f"detect_anomaly: the backward of {node.prim.name} (created at "
-        f"{format_site(node.site)}) produced {_what(counts, data.size)} in the gradient of "
-        f"input {i} {summarize(a)}; incoming gradient: "
-        f"{summarize(g)}; inputs: {_inputs(node.inputs)}",
-        site=node.site)
-
-
 def set_detect_anomaly(enabled: bool, check_inf: bool = True) -> bool:
-    """Switch anomaly detection on or off globally; returns the previous setting.
+    """Switch anomaly detection on or off in this thread; returns the previous setting.
 
-    ``check_inf=False`` reports NaN only (useful when -inf is used as a mask).
+    ``check_inf=False`` reports NaN only (useful when -inf is used as a mask). While it
+    is on, NumPy's floating-point warnings are off: the checker says more, and earlier.
     """
-    global _enabled, _check_inf, _plain_call
-    old = _enabled
-    _check_inf = bool(check_inf)
-    if enabled and not _enabled:
-        _plain_call = P.Primitive.__call__
-        P.Primitive.__call__ = _checked_call
-    elif not enabled and _enabled:
-        P.Primitive.__call__ = _plain_call
-        _plain_call = None
-    _enabled = bool(enabled)
-    return old
+    old = active()
+    if old is not None:
+        remove(old)
+        if old._errstate is not None:
+            old._errstate.__exit__(None, None, None)
+    if enabled:
+        checker = AnomalyChecker(bool(check_inf))
+        checker._errstate = np.errstate(all="ignore")
+        checker._errstate.__enter__()
+        push(checker)
+    return old is not None
 
 
 class detect_anomaly(contextlib.ContextDecorator):
@@ -114,7 +120,8 @@ class detect_anomaly(contextlib.ContextDecorator):
         self.check_inf = check_inf
 
     def __enter__(self):
-        self._old = (_enabled, _check_inf)
+        old = active()
+        self._old = (old is not None, old.check_inf if old is not None else True)
         set_detect_anomaly(True, self.check_inf)
         return self
 

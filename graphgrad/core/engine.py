@@ -9,44 +9,15 @@ here, once, for every op. In a plain backward pass the rules run on raw arrays; 
 
 from __future__ import annotations
 
-import contextlib
-
 from ..ops.shape import sum_to
 from . import anomaly as _anomaly
 from . import graph as _graph
-from . import primitive as P
 from .backend import xp
 from .errors import BackwardError, ShapeError
-from .graph import format_site
+from .graph import format_site, topo_order
+from .primitive import unwrap
+from .state import enable_grad, no_grad, state, tracer
 from .tensor import Tensor
-
-# ---------------------------------------------------------------- grad mode ----
-
-
-class no_grad(contextlib.ContextDecorator):
-    """Context manager (and decorator) under which ops record no graph."""
-
-    def __enter__(self):
-        self._old = P.set_grad_enabled(False)
-        return self
-
-    def __exit__(self, *exc):
-        P.set_grad_enabled(self._old)
-        return False
-
-
-class enable_grad(contextlib.ContextDecorator):
-    def __enter__(self):
-        self._old = P.set_grad_enabled(True)
-        return self
-
-    def __exit__(self, *exc):
-        P.set_grad_enabled(self._old)
-        return False
-
-
-is_grad_enabled = P.is_grad_enabled
-set_grad_enabled = P.set_grad_enabled
 
 # ---------------------------------------------------------------- the engine ----
 
@@ -59,43 +30,20 @@ def _freed_error(t) -> BackwardError:
         "Pass retain_graph=True to the first backward() to keep it.")
 
 
-def _topo_order(roots):
-    """Tensors that require grad and reach ``roots``, each before the tensors it feeds.
+def _grad_inputs(t):
+    """The inputs of ``t``'s node that want a gradient (the edges backward follows)."""
+    node = t._node
+    if node is None:
+        return ()
+    inputs = node.inputs
+    if inputs is None:
+        raise _freed_error(t)
+    return [a for a, need in zip(inputs, node.needs) if need]
 
-    Iterative depth-first post-order (no recursion limit): a tensor is appended once
-    all the tensors it was computed from have been.
-    """
-    order = []
-    seen = set()
-    for root in roots:
-        if id(root) in seen:
-            continue
-        seen.add(id(root))
-        stack = [(root, 0)]
-        while stack:
-            t, i = stack[-1]
-            node = t._node
-            if node is not None:
-                inputs = node.inputs
-                if inputs is None:
-                    raise _freed_error(t)
-                needs = node.needs
-                n = len(inputs)
-                while i < n:
-                    a = inputs[i]
-                    i += 1
-                    if needs[i - 1] and id(a) not in seen:
-                        seen.add(id(a))
-                        stack[-1] = (t, i)
-                        stack.append((a, 0))
-                        break
-                else:
-                    stack.pop()
-                    order.append(t)
-                continue
-            stack.pop()
-            order.append(t)
-    return order
+
+def _topo_order(roots):
+    """Tensors that require grad and reach ``roots``, each before the tensors it feeds."""
+    return topo_order(roots, _grad_inputs)
 
 
 def _hook_error(t, hook, exc) -> BackwardError:
@@ -127,10 +75,6 @@ def _check_versions(t, node):
                 "would be wrong. Use an out-of-place op instead.", site=node.site)
 
 
-def _as_raw(v):
-    return v.data if isinstance(v, Tensor) else v
-
-
 def _wrap(g) -> Tensor:
     """A Tensor around a raw gradient (rules on 0-d arrays may give NumPy scalars)."""
     if isinstance(g, Tensor):
@@ -147,12 +91,37 @@ def _call_hooks(t, g, create_graph):
         except Exception as exc:  # name the hook, and the op and line that made the tensor
             raise _hook_error(t, hook, exc) from exc
         if r is not None:
-            g = r if create_graph else _as_raw(r)
+            g = r if create_graph else unwrap(r)
     return g
 
 
-def run_backward(roots, root_grads, targets=None, create_graph=False, retain_graph=False,
-                 accumulate=True):
+def edge_vjp(node, i: int, g, out, args):
+    """The gradient that flows along one edge: from ``node``'s output (cotangent ``g``,
+    value ``out``) to its input ``i``, given the inputs ``args`` (raw arrays in a plain
+    backward, Tensors when recording). The rule runs, broadcasting is undone to the
+    input's shape, and a failing rule is reported with the op and the user's line. The
+    engine and the explainer both take this one step; None means no gradient.
+    """
+    prim = node.prim
+    rules = prim.vjps
+    try:
+        if rules is not None and i < len(rules) and rules[i] is not None:
+            gi = rules[i](g, out, *args, **node.params)
+        else:
+            gi = prim.vjp(i, g, out, args, node.params)
+    except Exception as exc:
+        a = node.inputs[i]
+        raise BackwardError(
+            f"in the backward of {prim.name} (created at {format_site(node.site)}), "
+            f"input {i} of shape {a.shape}: {type(exc).__name__}: {exc}") from exc
+    if gi is not None:
+        ashape = node.inputs[i].data.shape
+        if gi.shape != ashape:
+            gi = sum_to(gi, ashape)
+    return gi
+
+
+def run_backward(roots, root_grads, targets=None, create_graph=False, retain_graph=False):
     """The reverse sweep.
 
     roots, root_grads: output tensors and their cotangents.
@@ -165,85 +134,111 @@ def run_backward(roots, root_grads, targets=None, create_graph=False, retain_gra
     is the tool that names the op.
     """
     with xp.errstate(all="ignore"):
-        return _sweep(roots, root_grads, targets, create_graph, retain_graph, accumulate)
+        return _Sweep(roots, root_grads, targets, create_graph, retain_graph).run()
 
 
-def _sweep(roots, root_grads, targets, create_graph, retain_graph, accumulate):  # noqa: C901 (to split)
-    # gg.compile's tracer reads this frame's locals `node`, `t` and `g` to label the
-    # backward ops it records (compile/trace.py): keep those names.
-    order = _topo_order(roots)
-    target_ids = None
-    if targets is not None:
-        target_ids = {id(t): i for i, t in enumerate(targets)}
-        # only nodes with a path to a target need their rules run
-        reach = set(target_ids)
-        for t in order:
+class _Sweep:
+    """One reverse sweep: the order, the gradients so far, and what to do at each node."""
+
+    def __init__(self, roots, root_grads, targets, create_graph, retain_graph):
+        self.order = _topo_order(roots)
+        self.create_graph = create_graph
+        self.retain_graph = retain_graph
+        self.targets = targets
+        self.target_ids = None
+        self.reach = None
+        if targets is not None:
+            self._restrict(targets)
+        grads = self.grads = {}
+        for r, g in zip(roots, root_grads):
+            k = id(r)
+            grads[k] = g if k not in grads else grads[k] + g
+        self.results = [None] * len(targets) if targets is not None else None
+        self.handed: set = set()  # ids of arrays already made some leaf's .grad
+        stack = state.stack
+        self.watchers = [i for i in stack if i.watches_backward] if stack else ()
+        self.anomaly = _anomaly.active()
+
+    def _restrict(self, targets):
+        """Only nodes with a path to a target need their rules run."""
+        self.target_ids = ids = {id(t): i for i, t in enumerate(targets)}
+        reach = self.reach = set(ids)
+        for t in self.order:
             node = t._node
             if node is not None and any(need and id(a) in reach
                                         for a, need in zip(node.inputs, node.needs)):
                 reach.add(id(t))
-    grads = {}
-    for r, g in zip(roots, root_grads):
-        k = id(r)
-        grads[k] = g if k not in grads else grads[k] + g
-    results = [None] * len(targets) if targets is not None else None
-    handed = set()
-    for t in reversed(order):
-        g = grads.pop(id(t), None)
-        if g is None:
-            continue
-        if t._hooks:
-            g = _call_hooks(t, g, create_graph)
-        node = t._node
-        if target_ids is not None:
-            i = target_ids.get(id(t))
-            if i is not None:
-                results[i] = g if results[i] is None else results[i] + g
-        elif node is None and accumulate:
-            _accumulate_leaf(t, g, create_graph, handed)
-        if node is None:
-            continue
-        if target_ids is not None and id(t) not in reach:
-            continue
+
+    def run(self):
+        grads = self.grads
+        target_ids = self.target_ids
+        for t in reversed(self.order):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if t._hooks:
+                g = _call_hooks(t, g, self.create_graph)
+            node = t._node
+            if target_ids is not None:
+                i = target_ids.get(id(t))
+                if i is not None:
+                    r = self.results
+                    r[i] = g if r[i] is None else r[i] + g
+                if node is None or id(t) not in self.reach:
+                    continue
+            elif node is None:
+                _accumulate_leaf(t, g, self.create_graph, self.handed)
+                continue
+            if self.watchers:
+                self._node_watched(t, node, g)
+            else:
+                self._node(t, node, g)
+        return self.results
+
+    def _node(self, t, node, g):
+        """Run ``node``'s rules: one edge_vjp per input that wants a gradient."""
         if node.epoch != _graph.inplace_epoch:  # an in-place op ran since: check
             _check_versions(t, node)
-        prim, inputs, params = node.prim, node.inputs, node.params
-        if create_graph:
+        inputs = node.inputs
+        if self.create_graph:
             args, out = inputs, t
             if not isinstance(g, Tensor):
                 g = Tensor._from_array(g)
         else:
             args = [a.data if isinstance(a, Tensor) else a for a in inputs]
             out = t.data
+        grads = self.grads
+        reach = self.reach
+        needs = node.needs
         for i, a in enumerate(inputs):
-            if not node.needs[i] or (target_ids is not None and id(a) not in reach):
+            if not needs[i] or (reach is not None and id(a) not in reach):
                 continue
-            try:
-                rules = prim.vjps
-                if rules is not None and i < len(rules) and rules[i] is not None:
-                    gi = rules[i](g, out, *args, **params)
-                else:
-                    gi = prim.vjp(i, g, out, args, params)
-            except Exception as exc:
-                raise BackwardError(
-                    f"in the backward of {prim.name} (created at {format_site(node.site)}), "
-                    f"input {i} of shape {a.shape}: {type(exc).__name__}: {exc}") from exc
+            gi = edge_vjp(node, i, g, out, args)
             if gi is None:
                 continue
-            ashape = a.data.shape
-            if gi.shape != ashape:
-                gi = sum_to(gi, ashape)
-            if _anomaly._enabled:
-                _anomaly.check_grad(node, i, a, g, gi)
+            if self.anomaly is not None:
+                self.anomaly.check_grad(node, i, a, g, gi)
             k = id(a)
             prev = grads.get(k)
             grads[k] = gi if prev is None else prev + gi
-        if not retain_graph:
+        if not self.retain_graph:
             node.inputs = None  # free the graph (saved tensors go with it)
-    return results
+
+    def _node_watched(self, t, node, g):
+        for w in self.watchers:
+            w.enter_backward(node, t, g)
+        try:
+            self._node(t, node, g)
+        finally:
+            for w in self.watchers:
+                w.exit_backward()
 
 
 def _accumulate_leaf(t, g, create_graph, handed):
+    """Add ``g`` into the leaf's ``.grad``. The first gradient becomes a buffer the leaf
+    owns; later ones are added into that same buffer, in place (as PyTorch), so that an
+    optimizer or an all-reduce holding ``t.grad`` sees the sum. A recorded gradient
+    (create_graph) is summed out of place, so that it stays differentiable."""
     if create_graph:
         gt = g if isinstance(g, Tensor) else Tensor._from_array(g)
         t.grad = gt if t.grad is None else t.grad + gt
@@ -252,7 +247,8 @@ def _accumulate_leaf(t, g, create_graph, handed):
         g = g.data
     if type(g) is not xp.ndarray:  # a NumPy scalar from a rule on 0-d arrays
         g = xp.asarray(g)
-    if t.grad is None:
+    held = t.grad
+    if held is None:
         # own the buffer: a rule may return its input cotangent itself, shared by leaves
         if id(g) in handed or not g.flags.writeable or not g.flags.owndata:
             g = g.copy()
@@ -260,8 +256,11 @@ def _accumulate_leaf(t, g, create_graph, handed):
         if g.dtype != t.data.dtype:
             g = g.astype(t.data.dtype)
         t.grad = Tensor._from_array(g)
+    elif held._node is None and not held._rg and held.data.flags.writeable \
+            and held.data.shape == g.shape:
+        held.data += g  # same object, same buffer
     else:
-        total = t.grad.data + g
+        total = held.data + g
         if total.dtype != t.data.dtype:
             total = total.astype(t.data.dtype)
         t.grad = Tensor._from_array(xp.asarray(total))
@@ -274,7 +273,7 @@ def _seed(out, gradient, op="backward"):
                 f"{op}: the output has shape {out.shape}, not a scalar; pass `gradient` "
                 "(a tensor of that shape: the vector in the vector-Jacobian product)")
         return xp.ones(out.data.shape, dtype=out.data.dtype)
-    g = _as_raw(gradient)
+    g = unwrap(gradient)
     g = xp.asarray(g, dtype=out.data.dtype)
     if g.shape != out.data.shape:
         raise ShapeError(f"{op}: gradient of shape {g.shape} does not match the output's "
@@ -289,7 +288,7 @@ def backward(tensor: Tensor, gradient=None, retain_graph=False, create_graph=Fal
             "backward: this tensor does not require grad (no input had requires_grad=True, "
             "or it was computed under no_grad / detached)")
     g = _seed(tensor, gradient)
-    if P._trace_hook is not None:  # compiling: the backward pass must be recorded too
+    if tracer() is not None:  # compiling: the backward pass must be recorded too
         create_graph = True
     if create_graph:
         g = Tensor._from_array(g)
@@ -310,7 +309,7 @@ def grad_of(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=
     elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs]
     seeds = [_seed(o, go, "grad") for o, go in zip(outputs, grad_outputs)]
-    if P._trace_hook is not None:  # compiling: the backward pass must be recorded too
+    if tracer() is not None:  # compiling: the backward pass must be recorded too
         create_graph = True
     if create_graph:
         seeds = [Tensor._from_array(s) for s in seeds]

@@ -62,8 +62,10 @@ class GraphgradWarning(UserWarning):
 # ---------------------------------------------------------------- descriptions ----
 
 def _raw(value):
-    """The array inside a Tensor; arrays and numbers as they are (ndarray.data is a buffer)."""
-    return value if isinstance(value, np.ndarray) else getattr(value, "data", value)
+    """The array inside a Tensor (primitive.unwrap; imported here on use: errors.py sits
+    below primitive.py, and this runs only while an error is being described)."""
+    from .primitive import unwrap
+    return unwrap(value)
 
 
 def describe(value) -> str:

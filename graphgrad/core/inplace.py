@@ -20,9 +20,9 @@ from __future__ import annotations
 import sys
 
 from . import graph as _graph
-from . import primitive as P
 from .backend import xp
 from .errors import BackwardError, DTypeError, ShapeError
+from .state import no_grad, state, tracer
 
 
 def _owned(t) -> bool:
@@ -35,11 +35,11 @@ def _owned(t) -> bool:
 def apply(t, name: str, fn, *operands):
     """Replace ``t``'s value by ``fn(t, *operands)`` in place; returns ``t``."""
     from .tensor import Tensor
-    hook = P._trace_hook
+    hook = tracer()
     if hook is not None and not hasattr(hook, "write"):
         raise BackwardError(f"{name}: in-place ops cannot be traced into a static graph; use "
                             "the out-of-place op")
-    recording = P._grad_enabled and (t._rg or any(
+    recording = state.grad_enabled and (t._rg or any(
         isinstance(o, Tensor) and o._rg for o in operands))
     if recording and t._node is None and t._rg:
         raise BackwardError(
@@ -50,7 +50,7 @@ def apply(t, name: str, fn, *operands):
         old._rg, old._node, old._version, old._fw = t._rg, t._node, t._version, t._fw
         r = fn(old, *operands)
     else:
-        with _no_grad():
+        with no_grad():
             r = fn(Tensor._from_array(t.data), *operands)
     r = r if isinstance(r, Tensor) else Tensor(r)
     if r.shape != t.shape:
@@ -81,11 +81,6 @@ def apply(t, name: str, fn, *operands):
         else:  # shared: give this tensor its own buffer, leave the others untouched
             t.data = new if new.base is None and new.flags.writeable else new.copy()
     return t
-
-
-def _no_grad():
-    from .engine import no_grad
-    return no_grad()
 
 
 # ---- the ops, as functions of (tensor, operands) ----

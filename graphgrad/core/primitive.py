@@ -7,7 +7,8 @@ own ops so that they are differentiable themselves.
 ``prim(*args, **params)`` is the op. Given only raw arrays and numbers it just computes
 and returns a raw array (this is how rules run at NumPy speed in a plain backward pass).
 Given at least one Tensor it returns a Tensor and, when gradients are being recorded,
-attaches a Node. Forward-mode levels and tracers are served at the same place.
+attaches a Node. Forward-mode levels, tracers and anomaly checking are interpreters on
+a per-thread stack (state.py) that see every op after it is computed.
 """
 
 from __future__ import annotations
@@ -17,30 +18,23 @@ from . import graph as _graph
 from .backend import xp
 from .errors import op_error, warn_upcast
 from .graph import Node, stamp_site
+from .state import state
 
 PRIMITIVES: dict[str, "Primitive"] = {}
-
-# ---- global autodiff state (module globals: the cheapest lookups on the hot path) ----
-_grad_enabled = True
-_fw_levels: list = []  # active forward-mode levels, outermost first
-_trace_hook = None  # set while tracing a static graph (gg.compile / gg.static)
 
 Tensor = None  # filled in by tensor.py (avoids a circular import)
 _ndarray = xp.ndarray
 _F64 = xp.dtype("float64")
 _warn_upcast = True  # cleared once the float32 -> float64 upcast warning has been shown
+_state = state  # per-thread grad mode and interpreter stack
 
 
-def is_grad_enabled() -> bool:
-    return _grad_enabled
+def unwrap(v):
+    """The array inside a Tensor; anything else unchanged (the one unwrap of the package).
 
-
-def set_grad_enabled(enabled: bool) -> bool:
-    """Switch gradient recording on or off; returns the previous setting."""
-    global _grad_enabled
-    old = _grad_enabled
-    _grad_enabled = bool(enabled)
-    return old
+    Not ``getattr(v, "data", v)``: an ndarray's ``.data`` is a memoryview.
+    """
+    return v.data if isinstance(v, Tensor) else v
 
 
 class Primitive:
@@ -136,8 +130,10 @@ class Primitive:
     def __call__(self, *args, **params):  # noqa: C901 (the hot path, inlined on purpose)
         """Apply the op: raw in, raw out; any Tensor in, Tensor out (recorded if needed).
 
-        This is the hot path of eager mode: one pass over the arguments, no helper calls
-        unless a Node must be made, forward mode is active, or a trace is recording.
+        This is the hot path of eager mode, and the base of the interpreter stack (eager
+        evaluation and recording, inlined): one pass over the arguments, no helper calls
+        unless a Node must be made; then every interpreter on this thread's stack (see
+        state.py) sees the op and its result.
         """
         T = Tensor
         raw = None
@@ -178,7 +174,8 @@ class Primitive:
         t._hooks = None
         t._version = 0
         t.name = None
-        if (needs or linked) and _grad_enabled:
+        st = _state
+        if (needs or linked) and st.grad_enabled:
             # Comparisons, argmax, casts of masks... carry no gradient, but they are
             # recorded too (output requires_grad False), so that graph readers
             # (gg.static's Session.run, draw, explain) see every op a value went through.
@@ -192,78 +189,10 @@ class Primitive:
                 stamp_site(node, 2)
         else:
             t._rg = False
-        if _fw_levels and self.differentiable:
-            _forward_mode(self, args, params, t)
-        if _trace_hook is not None:
-            _trace_hook(self, args, params, t)
+        if st.stack:  # forward-mode levels, tracers, anomaly checking: outermost first
+            for interp in st.stack:
+                interp.process(self, args, params, t)
         return t
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
-
-
-# ---- forward mode --------------------------------------------------------------------
-
-class ForwardLevel:
-    """One active ``jvp``: tangents live on tensors, keyed by their level."""
-
-    __slots__ = ("busy",)
-
-    def __init__(self):
-        self.busy = False
-
-
-def push_forward_level() -> ForwardLevel:
-    level = ForwardLevel()
-    _fw_levels.append(level)
-    return level
-
-
-def pop_forward_level(level: ForwardLevel) -> None:
-    assert _fw_levels and _fw_levels[-1] is level
-    _fw_levels.pop()
-
-
-def forward_active() -> bool:
-    return bool(_fw_levels)
-
-
-def get_tangent(t, level):
-    fw = getattr(t, "_fw", None)
-    if fw is None:
-        return None
-    return fw.get(level)
-
-
-def set_tangent(t, level, tangent) -> None:
-    if t._fw is None:
-        t._fw = {}
-    t._fw[level] = tangent
-
-
-def _forward_mode(prim, args, params, out):
-    """Push tangents through ``prim`` for every active level that has one on an input.
-
-    A level's own rule evaluations are not pushed through that level again (they are
-    through the outer levels: that is how jvp-of-jvp and fwd-over-rev work).
-    """
-    T = Tensor
-    for level in _fw_levels:
-        if level.busy:
-            continue
-        tangents = [a._fw.get(level) if isinstance(a, T) and a._fw else None for a in args]
-        if not any(t is not None for t in tangents):
-            continue
-        level.busy = True
-        try:
-            tan = prim.jvp(tangents, out, args, params)
-        finally:
-            level.busy = False
-        if tan is None:
-            continue
-        if not isinstance(tan, T):
-            tan = T(tan)
-        if tan.shape != out.shape:  # a tangent of a broadcast input: spread it out
-            from ..ops.shape import broadcast_to_p
-            tan = broadcast_to_p(tan, shape=out.shape)
-        set_tangent(out, level, tan)

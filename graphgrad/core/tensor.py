@@ -6,6 +6,7 @@ import numpy as np
 
 from . import backend as B
 from . import primitive as _prim
+from .state import tracer
 
 
 class Tensor:
@@ -101,7 +102,7 @@ class Tensor:
         return self.data
 
     def item(self):
-        if _prim._trace_hook is not None:
+        if tracer() is not None:
             raise _value_escape_error(self, "item()")
         return self.data.item()
 
@@ -113,7 +114,7 @@ class Tensor:
         return Tensor._from_array(self.data)
 
     def __float__(self) -> float:
-        if _prim._trace_hook is not None:
+        if tracer() is not None:
             raise _value_escape_error(self, "float()")
         return float(self.data)
 
@@ -124,7 +125,7 @@ class Tensor:
         return self.data.__index__()
 
     def __bool__(self) -> bool:
-        if _prim._trace_hook is not None:
+        if tracer() is not None:
             from .errors import tracing_bool_error
             raise tracing_bool_error(self)
         return bool(self.data)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import functools
 
 from ..ops import identity
-from . import primitive as P
+from . import state as _state
 from .backend import xp
-from .engine import _as_raw, _topo_order, enable_grad, grad_of
+from .engine import _topo_order, grad_of
 from .errors import BackwardError, ShapeError
+from .forward import ForwardLevel, forward_active, get_tangent, set_tangent
+from .primitive import unwrap
+from .state import enable_grad, is_grad_enabled, tracer
 from .tensor import Tensor
 
 # ------------------------------------------------------------ functional API ----
@@ -36,9 +39,9 @@ def _diff_input(x):
 
 def _needs_graph(out, xs):
     """Whether gradients must be recorded: a surrounding transform or graph wants them."""
-    if P.forward_active() or P._trace_hook is not None:
+    if forward_active() or tracer() is not None:
         return True
-    if not P.is_grad_enabled():
+    if not is_grad_enabled():
         return False
     fresh = {id(x) for x in xs}
     for t in _topo_order([out]):
@@ -130,7 +133,8 @@ def jvp(f, primals, tangents):
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
-    level = P.push_forward_level()
+    level = ForwardLevel()
+    _state.push(level)
     try:
         xs = []
         for p, t in zip(primals, tangents):
@@ -141,12 +145,12 @@ def jvp(f, primals, tangents):
                                  f"{x.shape}")
             if t.dtype != x.dtype:
                 t = t.astype(x.dtype)
-            P.set_tangent(x, level, t)
+            set_tangent(x, level, t)
             xs.append(x)
         out = _to_tensor(f(*xs))
-        tan = P.get_tangent(out, level)
+        tan = get_tangent(out, level)
     finally:
-        P.pop_forward_level(level)
+        _state.pop(level)
     if tan is None:
         tan = Tensor(xp.zeros(out.shape, dtype=out.dtype))
     return out, tan
@@ -271,7 +275,7 @@ class custom_vjp:
     def __call__(self, *args):
         if self.fwd is None:
             raise RuntimeError(f"custom_vjp {self.fun.__name__}: call defvjp(fwd, bwd) first")
-        if not any(isinstance(a, Tensor) and a._rg for a in args) or not P.is_grad_enabled():
+        if not any(isinstance(a, Tensor) and a._rg for a in args) or not is_grad_enabled():
             return self.fun(*args)
         # fwd runs on the inputs themselves, recorded: residuals computed from them stay
         # connected, so bwd can be differentiated again (grad of grad, Hessians)
@@ -309,7 +313,7 @@ class _CustomRule:
         gi = self._cache[1][i]
         if gi is None:
             return None
-        return gi if isinstance(args[i], Tensor) else _as_raw(gi)
+        return gi if isinstance(args[i], Tensor) else unwrap(gi)
 
     def jvp(self, tangents, out, args, params):
         raise NotImplementedError(f"{self.name}: forward mode is not defined for a custom_vjp")

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import operator
 
-from ..core import primitive as _prim
 from ..core.errors import ShapeError
-
-
-def raw(v):
-    """The array inside a Tensor; anything else unchanged.
-
-    Not ``getattr(v, "data", v)``: an ndarray's ``.data`` is a memoryview.
-    """
-    return v.data if isinstance(v, _prim.Tensor) else v
+from ..core.primitive import unwrap as raw  # noqa: F401 (the ops' name for it)
 
 
 def normalize_axis(axis, ndim: int, op: str = "op"):

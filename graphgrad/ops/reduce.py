@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import builtins
 
-from ..core import primitive as _prim
 from ..core.backend import xp
 from ..core.primitive import Primitive
+from ..core.state import tracer
 from ._util import kept_shape, normalize_axis, reduced_size
 from ._util import raw as _raw
 from .elementwise import exp, sqrt, where
@@ -74,7 +74,7 @@ def _amin_impl(x, axis, keepdims):
 def _const(v):
     """The raw array of a value used as a constant; kept as a Tensor while gg.compile
     traces, so that the traced graph recomputes it instead of freezing it."""
-    return v if _prim._trace_hook is not None else _raw(v)
+    return v if tracer() is not None else _raw(v)
 
 
 def _extreme_vjp(g, out, x, axis, keepdims):
@@ -104,7 +104,7 @@ def _prod_partials(x, out, axis, keepdims):
     Without zeros that is prod / x_i. With a zero in x, division would give 0/0, so each
     partial is an explicit product with x_i replaced by 1 (n x n per slice; zeros are rare).
     """
-    if _prim._trace_hook is None and not xp.any(_raw(x) == 0):  # traced: the general form
+    if tracer() is None and not xp.any(_raw(x) == 0):  # traced: the general form
         return _expand(out, x, axis, keepdims) / x
     shape = tuple(x.shape)
     red = tuple(range(len(shape))) if axis is None else axis
