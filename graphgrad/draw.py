@@ -26,7 +26,7 @@ import numpy as np
 
 from .compiler.api import Compiled
 from .compiler.trace import GradOf, Graph, Var
-from .core.graph import format_site
+from .core.graph import format_site, topo_order
 from .core.tensor import Tensor
 
 __all__ = ["GraphvizNotFoundError", "draw", "to_dot"]
@@ -135,31 +135,22 @@ def _deps(obj) -> list:
 
 
 def _topo(roots: list):
-    """Every value reachable from ``roots``, inputs before users (iterative DFS).
+    """Every value reachable from ``roots``, inputs before users (the one graph walk).
 
     Returns the values in order, ``id(value) -> position`` and ``id(value) -> _deps``.
     """
-    order: list = []
-    index: dict = {}
     deps: dict = {}
-    stack = list(reversed(roots))
-    while stack:
-        obj = stack[-1]
-        k = id(obj)
-        if k in index:
-            stack.pop()
-            continue
-        if k not in deps:  # first visit: push what it reads, argument 0 on top
-            d = deps[k] = _deps(obj)
-            n = len(stack)
-            for _, dep in reversed(d):
-                if id(dep) not in index:
-                    stack.append(dep)
-            if len(stack) > n:
-                continue
-        stack.pop()  # everything it reads is placed: place it
-        index[k] = len(order)
-        order.append(obj)
+
+    def values(obj):
+        d = deps.get(id(obj))
+        if d is None:
+            d = deps[id(obj)] = _deps(obj)
+        return [v for _, v in d]
+
+    order = topo_order(roots, values)
+    for obj in order:  # leaves too, so that every value has its (empty) list
+        values(obj)
+    index = {id(o): i for i, o in enumerate(order)}
     return order, index, deps
 
 

@@ -598,3 +598,26 @@ def test_backward_emits_no_numpy_warnings_and_matches_torch_nan():
     torch.sqrt(wt * 0.0).sum().backward()
     np.testing.assert_array_equal(np.isnan(w.grad.numpy()), torch.isnan(wt.grad).numpy())
     assert np.isnan(w.grad.numpy()).all()
+
+
+def test_edge_vjp_is_the_engines_step_rule_and_unbroadcast():
+    from graphgrad.core.engine import edge_vjp
+    x = gg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    b = gg.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    y = x * b  # b is broadcast over the rows
+    g = np.ones((2, 3))
+    args = [x.data, b.data]
+    gb = edge_vjp(y._node, 1, g, y.data, args)
+    assert gb.shape == (3,)  # broadcasting undone to b's shape
+    np.testing.assert_array_equal(gb, x.data.sum(axis=0))
+    y.sum().backward()
+    np.testing.assert_array_equal(b.grad.numpy(), gb)  # the engine took the same step
+
+
+def test_edge_vjp_failure_names_the_op_and_line():
+    from graphgrad.core.engine import edge_vjp
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    y = gg.exp(x)
+    with pytest.raises(gg.BackwardError) as e:
+        edge_vjp(y._node, 0, "not an array", y.data, [x.data])
+    assert "backward of exp" in str(e.value) and "test_engine.py" in str(e.value)

@@ -25,9 +25,17 @@ foreign_active = False
 def register_backend(array_type: type, module) -> None:
     """Compute with ``module`` on arrays of ``array_type`` (e.g. ``cupy.ndarray, cupy``)."""
     global ARRAY_TYPES, foreign_active
+    from . import primitive
     _modules[array_type] = module
     ARRAY_TYPES = tuple(_modules)
     foreign_active = True
+    primitive.ARRAY_TYPES = ARRAY_TYPES
+    primitive.Primitive._foreign = True
+
+
+def asarray_like(x, like_args):
+    """``x`` (an op's result: maybe a scalar) as an array of the backend of ``like_args``."""
+    return array_module(*like_args).asarray(x)
 
 
 def array_module(*xs):

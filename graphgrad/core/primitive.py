@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from . import backend as _backend
 from . import graph as _graph
-from .backend import xp
+from .backend import ARRAY_TYPES, xp
 from .errors import op_error, warn_upcast
 from .graph import Node, stamp_site
 from .state import state
@@ -86,11 +86,13 @@ class Primitive:
             f = self._impls[module] = _backend.implementation(self.impl, module)
         return f
 
-    def _call_foreign(self, args, params, raw, like):
-        """Raw arrays of another backend: its module computes."""
-        impl = self.impl_for(_backend.array_module(*raw)) if like is None else \
-            self.impl_for(_backend.array_module(like))
-        return impl(*raw, **params)
+    #: True once a backend other than NumPy is registered (backend.register_backend):
+    #: from then on every op picks its module from its inputs; until then, NumPy directly
+    _foreign = False
+
+    def _call_foreign(self, raw, params):
+        """Compute with the array module of the inputs (NumPy's or another backend's)."""
+        return self.impl_for(_backend.array_module(*raw))(*raw, **params)
 
     @property
     def has_vjp(self) -> bool:
@@ -139,31 +141,25 @@ class Primitive:
         raw = None
         needs = False  # an input requires grad
         linked = False  # an input was computed by a recorded op (maybe not differentiable)
-        foreign = None  # an input array of another backend than NumPy
         for i, a in enumerate(args):
             if isinstance(a, T):
                 if raw is None:
                     raw = list(args)
-                d = raw[i] = a.data
-                if type(d) is not _ndarray:
-                    foreign = d
+                raw[i] = a.data
                 if a._rg:
                     needs = True
                 elif a._node is not None:
                     linked = True
         if raw is None:  # raw arrays in, raw out (gradient rules in a plain backward)
-            if _backend.foreign_active:
-                return self._call_foreign(args, params, args, None)
+            if self._foreign:
+                return self._call_foreign(args, params)
             return self.impl(*args, **params)
         try:
-            if foreign is None:
-                out = self.impl(*raw, **params)
-            else:
-                out = self._call_foreign(args, params, raw, foreign)
+            out = self._call_foreign(raw, params) if self._foreign else self.impl(*raw, **params)
         except Exception as exc:  # name the op, the operands and the user's line
             raise op_error(self, args, params, exc) from exc
-        if type(out) is not _ndarray and foreign is None:
-            out = xp.asarray(out)
+        if type(out) is not _ndarray and (not self._foreign or type(out) not in ARRAY_TYPES):
+            out = _backend.asarray_like(out, raw)
         if out.dtype is _F64 and _warn_upcast:  # float32 silently promoted? (warns once)
             warn_upcast(self, args)
         t = T.__new__(T)  # Tensor._from_array, inlined: this is the hottest line
@@ -179,8 +175,7 @@ class Primitive:
             # Comparisons, argmax, casts of masks... carry no gradient, but they are
             # recorded too (output requires_grad False), so that graph readers
             # (gg.static's Session.run, draw, explain) see every op a value went through.
-            diff = needs and self.differentiable
-            t._rg = diff
+            t._rg = diff = needs and self.differentiable
             t._node = node = Node(self, args, params,
                                   tuple([isinstance(a, T) and a._rg for a in args])
                                   if diff else (False,) * len(args),
