@@ -68,7 +68,7 @@ def test_masked_sum_argmax_and_cast_follow_the_feed(compiled):
 
 
 def test_ops_on_an_integer_or_untrainable_variable_follow_its_assignments():
-    counter = tf.Variable(0, name="counter")
+    counter = tf.Variable(0, name="counter", dtype=tf.int32)
     step = tf.Variable(1.0, trainable=False, name="step")
     incremented = counter + 1
     update = counter.assign(incremented)
@@ -81,6 +81,7 @@ def test_ops_on_an_integer_or_untrainable_variable_follow_its_assignments():
             sess.run([update, grow])
             seen.append((int(sess.run(counter)), float(sess.run(doubled))))
     assert seen == [(1, 4.0), (2, 8.0), (3, 16.0)]
+    assert tf.Session().run(counter).dtype == np.int32
 
 
 # --------------------------------------------------------------- TF1 spellings ----
