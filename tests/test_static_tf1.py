@@ -259,6 +259,18 @@ def test_eval_and_run_use_the_session_of_the_with_block():
     assert float(w.eval(session=other)) == 3.0
 
 
+def test_train_op_run_uses_the_default_session():
+    x = tf.placeholder(tf.float32, [None])
+    w = tf.Variable(0.0)
+    loss = tf.reduce_mean(tf.square(x - w))
+    train_step = tf.train.GradientDescentOptimizer(0.25).minimize(loss)
+    with tf.Session():
+        for _ in range(2):
+            train_step.run(feed_dict={x: [2.0, 6.0]})  # w += 0.5 * (4 - w)
+        assert float(w.eval()) == 3.0
+        assert train_step.eval(feed_dict={x: [1.0]}) is None  # an op: its value is None
+
+
 def test_eval_without_a_default_session_is_a_clear_error():
     y = tf.constant(1.0) * 3
     with pytest.raises(ValueError, match="no default session.*with tf.Session"):
@@ -297,3 +309,59 @@ def test_train_and_nn_and_dtypes_are_reachable():
     assert tf.float32 is gg.float32 and tf.int64 is gg.int64
     assert {"nn", "train", "Session", "InteractiveSession", "cast", "argmax",
             "equal", "random_normal"} <= set(tf.__all__)
+
+
+# ------------------------------------------- shapes left open by placeholders ----
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "eager"])
+def test_reshape_with_minus_one_follows_the_fed_batch_size(compiled):
+    x = tf.placeholder(tf.float32, [None, 4])
+    flat = tf.reshape(x, [-1, 2])
+    odd = tf.reshape(x, [-1, 6])  # fits a batch of 3, not the stand-in batch of 1
+    sess = tf.Session(compile=compiled)
+    for n in (3, 6):
+        v = np.arange(4 * n, dtype=np.float32).reshape(n, 4)
+        got, got_odd = sess.run([flat, odd], {x: v})
+        np.testing.assert_array_equal(got, v.reshape(-1, 2))
+        np.testing.assert_array_equal(got_odd, v.reshape(-1, 6))
+
+
+def test_an_op_failing_at_run_time_names_the_line_that_built_it():
+    import traceback
+    x = tf.placeholder(tf.float32, [None, 4])
+    odd = tf.reshape(x, [-1, 3]); line = traceback.extract_stack()[-1].lineno  # noqa: E702
+    with pytest.raises(gg.ShapeError, match=r"\(2, 4\).*\(-1, 3\)") as info:
+        tf.Session(compile=False).run(odd, {x: np.ones((2, 4))})
+    assert f"'reshape' built at test_static_tf1.py:{line}" in "".join(info.value.__notes__)
+
+
+def test_compiled_run_computes_comparisons_and_argmax_in_the_generated_code():
+    x = tf.placeholder(tf.float32, [None, 3])
+    s = tf.reduce_sum(x * tf.cast(x > 1.0, tf.float32))
+    with tf.Session() as sess:
+        sess.run([s, tf.argmax(x, 1)], {x: np.ones((2, 3), np.float32)})
+        src = sess.last_source
+    assert "> 1.0" in src and "np.argmax(" in src
+
+
+def test_a_closed_session_refuses_to_run():
+    x = tf.constant(1.0) + 1
+    with tf.Session() as sess:
+        sess.run(x)
+    with pytest.raises(RuntimeError, match="closed"):
+        sess.run(x)
+
+
+def test_default_session_and_graph_are_per_thread():
+    import threading
+    seen = {}
+
+    def other():
+        seen["session"] = tf.get_default_session()
+        seen["graph"] = tf.get_default_graph()
+    with tf.Graph().as_default() as g, tf.Session() as sess:
+        assert tf.get_default_session() is sess and tf.get_default_graph() is g
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    assert seen["session"] is None and seen["graph"] is not g

@@ -45,10 +45,14 @@ def _shapeless(args) -> bool:
     return any(isinstance(t, Placeholder) and t.declared_shape is None for t in _topo(ts))
 
 
-def _deferred(fn, args, kwargs) -> Tensor:
-    """``fn(*args, **kwargs)`` recorded to run at Session.run, on the fed shapes."""
-    out = fn(*args, **kwargs)  # now too, on the stand-in values: errors show at once
-    dummy = out.data if isinstance(out, Tensor) else _np.asarray(out)
+def _deferred(fn, args, kwargs, stand_in) -> Tensor:
+    """``fn(*args, **kwargs)`` recorded to run at Session.run, on the fed shapes; until
+    then its value is ``fn`` of the stand-in values, or ``stand_in`` where that fails
+    (a batch of one may not fit where the fed batch will)."""
+    try:
+        dummy = fn(*args, **kwargs).data
+    except Exception:
+        dummy = stand_in
     return _op(_CallPrim(fn, kwargs), args, dummy, cls=Tensor)
 
 
@@ -77,16 +81,12 @@ def _lazy(fn, name: str):
     return op
 
 
-def _square(x):
-    return x * x
-
-
 add = _lazy(_gg.add, "add")
 subtract = _lazy(_gg.sub, "subtract")
 multiply = _lazy(_gg.mul, "multiply")
 divide = _lazy(_gg.div, "divide")
 negative = _lazy(_gg.neg, "negative")
-square = _lazy(_square, "square")
+square = _lazy(_gg.square, "square")
 sigmoid = _lazy(_gg.sigmoid, "sigmoid")
 log = _lazy(_gg.log, "log")
 exp = _lazy(_gg.exp, "exp")
@@ -134,7 +134,8 @@ def reshape(tensor, shape, name: str | None = None) -> Tensor:
     """
     shape = tuple(int(s) for s in shape)
     if _open_shape([tensor]):  # the stand-in's -1 would be frozen into the graph
-        return _named(_deferred(_gg.reshape, (tensor,), {"shape": shape}), name)
+        stand_in = _np.ones(tuple(1 if s == -1 else s for s in shape), tensor.dtype)
+        return _named(_deferred(_gg.reshape, (tensor,), {"shape": shape}, stand_in), name)
     return _named(_gg.reshape(tensor, shape), name)
 
 

@@ -15,6 +15,7 @@ import numpy as _np
 from ..compiler import compile as _compile
 from ..core import backend as _B
 from ..core import engine as _ad
+from ..core.graph import format_site
 from ..core.tensor import Tensor
 from ..ops import identity as _identity
 from ._graph import FeedError, Placeholder, _Special, _topo, get_default_graph
@@ -230,6 +231,9 @@ def _check_feed(p, value) -> _np.ndarray:
     return arr
 
 
+_NOTE = "(in Session.run:"
+
+
 def _evaluate(order, feeds: dict, counter: list | None = None) -> dict:
     """Values of every tensor in ``order`` (each once) given ``feeds``: id -> Tensor.
 
@@ -249,10 +253,16 @@ def _evaluate(order, feeds: dict, counter: list | None = None) -> dict:
         if counter is not None:
             counter[0] += 1
         prim = node.prim
-        if isinstance(prim, _Special):
-            env[k] = prim.run(args, env)
-        else:
-            env[k] = prim(*args, **(node.params or {}))
+        try:
+            if isinstance(prim, _Special):
+                env[k] = prim.run(args, env)
+            else:
+                env[k] = prim(*args, **(node.params or {}))
+        except Exception as exc:  # the line that matters is where the op was built
+            if not any(n.startswith(_NOTE) for n in getattr(exc, "__notes__", ())):
+                exc.add_note(f"{_NOTE} the graph op {prim.name!r} built at "
+                             f"{format_site(node.site)})")
+            raise
     return env
 
 
