@@ -365,3 +365,13 @@ def test_default_session_and_graph_are_per_thread():
         t.start()
         t.join()
     assert seen["session"] is None and seen["graph"] is not g
+
+
+def test_feeding_an_intermediate_tensor_cuts_the_graph_above_it():
+    x = tf.placeholder(tf.float32, [None], name="x")
+    h = tf.multiply(x, 10.0)
+    y = h + 1.0
+    for compiled in (True, False):
+        sess = tf.Session(compile=compiled)
+        np.testing.assert_array_equal(sess.run(y, {h: [1.0, 2.0]}), [2.0, 3.0])  # x unfed
+        np.testing.assert_array_equal(sess.run(y, {x: [1.0]}), [11.0])

@@ -15,10 +15,10 @@ import numpy as _np
 from ..compiler import compile as _compile
 from ..core import backend as _B
 from ..core import engine as _ad
-from ..core.graph import format_site
+from ..core.graph import format_site, topo_order
 from ..core.tensor import Tensor
 from ..ops import identity as _identity
-from ._graph import FeedError, Placeholder, _Special, _topo, get_default_graph
+from ._graph import FeedError, Placeholder, _deps, _Special, get_default_graph
 
 
 class _Defaults(threading.local):
@@ -273,7 +273,10 @@ class _Runner:
         self.fetches = fetches
         self.fed = fed
         self.fed_ids = {id(p) for p in fed}
-        self.order = _topo(fetches)
+        # a fed tensor is a value, not a computation: the walk stops there (TF1 lets any
+        # tensor be fed, which cuts the graph above it)
+        ids = self.fed_ids
+        self.order = topo_order(fetches, lambda t: () if id(t) in ids else _deps(t))
         self.needed = [t for t in self.order if isinstance(t, Placeholder)]
         self.last_count = 0
         # a traced random draw would be a constant of the generated code: run those eagerly

@@ -8,8 +8,6 @@
 array([1.0986], dtype=float32)
 """
 
-from __future__ import annotations
-
 from .. import ops as _gg
 from ..core.tensor import Tensor as _Tensor
 from ._graph import _op as _op
@@ -145,3 +143,7 @@ def dropout(x, keep_prob=None, noise_shape=None, seed: int | None = None,
 
 def __getattr__(name: str):
     raise AttributeError(f"module 'graphgrad.static.nn' has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    return sorted(__all__)
