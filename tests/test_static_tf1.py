@@ -375,3 +375,13 @@ def test_feeding_an_intermediate_tensor_cuts_the_graph_above_it():
         sess = tf.Session(compile=compiled)
         np.testing.assert_array_equal(sess.run(y, {h: [1.0, 2.0]}), [2.0, 3.0])  # x unfed
         np.testing.assert_array_equal(sess.run(y, {x: [1.0]}), [11.0])
+
+
+@pytest.mark.parametrize("read", [bool, float, int, len, list, np.asarray,
+                                  lambda p: p.item(), lambda p: p.numpy(),
+                                  lambda p: p.tolist(), lambda p: [0, 1][p]])
+def test_reading_a_placeholder_as_a_value_is_an_error_not_its_stand_in(read):
+    x = tf.placeholder(tf.float32, [None], name="images")
+    with pytest.raises(tf.FeedError, match="placeholder 'images'.*no value until Session.run"):
+        read(x)
+    assert len(tf.placeholder(tf.float32, [3, 2])) == 3  # a declared size is known

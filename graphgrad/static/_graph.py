@@ -129,6 +129,47 @@ class Placeholder(Tensor):
         return (f"<placeholder {self.name or '?'} shape={self.declared_shape} "
                 f"dtype={self.declared_dtype}>")
 
+    # A placeholder's data is a stand-in: reading it as a value would be a silent wrong
+    # answer (a Python `if`, a NumPy call, a length), so each of these says so instead.
+    def _no_value(self, what: str):
+        label = repr(self.name) if self.name else "(unnamed)"
+        raise FeedError(f"{what} of placeholder {label}: a placeholder has no value until "
+                        "Session.run feeds it; build the computation with graph ops and "
+                        "fetch it with sess.run(..., feed_dict={...})")
+
+    def __bool__(self):
+        self._no_value("bool()")
+
+    def __float__(self):
+        self._no_value("float()")
+
+    def __int__(self):
+        self._no_value("int()")
+
+    def __index__(self):
+        self._no_value("use as an index")
+
+    def __array__(self, dtype=None, copy=None):
+        self._no_value("NumPy conversion")
+
+    def __len__(self):
+        shape = self.declared_shape
+        if not shape or shape[0] is None:
+            self._no_value("len()")
+        return shape[0]
+
+    def __iter__(self):
+        self._no_value("iteration")
+
+    def item(self):
+        self._no_value("item()")
+
+    def numpy(self):
+        self._no_value("numpy()")
+
+    def tolist(self):
+        self._no_value("tolist()")
+
 
 def placeholder(dtype=float32, shape=None, name: str | None = None) -> Placeholder:
     """A tensor fed at run time (TF1: ``tf.placeholder(tf.float32, [None, 784])``;
