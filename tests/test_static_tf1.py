@@ -385,3 +385,25 @@ def test_reading_a_placeholder_as_a_value_is_an_error_not_its_stand_in(read):
     with pytest.raises(tf.FeedError, match="placeholder 'images'.*no value until Session.run"):
         read(x)
     assert len(tf.placeholder(tf.float32, [3, 2])) == 3  # a declared size is known
+
+
+def test_shapeless_placeholders_defer_axis_ops_to_run_time():
+    # tf.placeholder("float") with no shape: the classic masked sum and argmax still work
+    x = tf.placeholder("float")
+    y = tf.placeholder("float")
+    s = tf.reduce_sum(x * (x > 1.0))
+    a = tf.argmax(x, 1)
+    ok = tf.reduce_mean(tf.cast(tf.equal(a, tf.argmax(y, 1)), "float"))
+    xent = tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=x)
+    sm = tf.nn.softmax(x)
+    with tf.Session() as sess:
+        for xv, yv in (([[0.0, 2.0, 3.0]], [[0.0, 0.0, 1.0]]),
+                       ([[5.0, 2.0, 0.5], [1.0, 1.0, 9.0]], [[0, 1, 0], [0, 0, 1]])):
+            xv, yv = np.array(xv, np.float32), np.array(yv, np.float32)
+            got = sess.run([s, a, ok, xent, sm], {x: xv, y: yv})
+            assert float(got[0]) == float((xv * (xv > 1)).sum())
+            np.testing.assert_array_equal(got[1], xv.argmax(1))
+            assert float(got[2]) == float((xv.argmax(1) == yv.argmax(1)).mean())
+            lsm = _np_log_softmax(xv)
+            np.testing.assert_allclose(got[3], -(yv * lsm).sum(1), rtol=1e-5)
+            np.testing.assert_allclose(got[4], np.exp(lsm), rtol=1e-5)

@@ -154,7 +154,7 @@ def _arg_reduce(fn, label):
         if axis is not None and dimension is not None:
             raise TypeError(f"{label}: give axis or dimension, not both")
         axis = dimension if axis is None else axis
-        out = fn(input, axis=0 if axis is None else int(axis))  # TF1: axis 0 by default
+        out = _call(fn, (input,), {"axis": 0 if axis is None else int(axis)})  # TF1: 0
         if as_dtype(output_type) != out.dtype:
             out = _gg.astype(out, dtype=as_dtype(output_type))
         return _named(out, name)

@@ -12,7 +12,7 @@ from .. import ops as _gg
 from ..core.tensor import Tensor as _Tensor
 from ._graph import _op as _op
 from ._graph import _RandomPrim
-from ._ops import _generator, _named, _rng
+from ._ops import _call, _generator, _named, _rng
 
 __all__ = [
     "relu", "relu6", "sigmoid", "tanh", "softplus", "softmax", "log_softmax", "l2_loss",
@@ -59,13 +59,13 @@ def softmax(logits, axis: int | None = None, name: str | None = None, dim: int |
     >>> tf.Session().run(tf.nn.softmax(tf.constant([0.0, 0.0]))).tolist()
     [0.5, 0.5]
     """
-    return _named(_gg.softmax(logits, axis=_axis(axis, dim)), name)
+    return _named(_call(_gg.softmax, (logits,), {"axis": _axis(axis, dim)}), name)
 
 
 def log_softmax(logits, axis: int | None = None, name: str | None = None,
                 dim: int | None = None):
     """logits - logsumexp(logits) along ``axis`` (the last by default)."""
-    return _named(_gg.log_softmax(logits, axis=_axis(axis, dim)), name)
+    return _named(_call(_gg.log_softmax, (logits,), {"axis": _axis(axis, dim)}), name)
 
 
 def l2_loss(t, name: str | None = None):
@@ -90,12 +90,13 @@ def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None,
     (fused and stable; the class axis is ``dim``, the last by default). Gradients flow
     into the logits (and into the labels, as in ``_v2``, if they are not fed)."""
     _named_only("softmax_cross_entropy_with_logits", _sentinel, labels, logits)
-    d = _axis(axis, dim)
-    if d in (-1, len(logits.shape) - 1) and len(logits.shape) == 2:
-        out = _gg.cross_entropy(logits, labels, reduction="none")
-    else:
-        out = -_gg.sum(labels * _gg.log_softmax(logits, axis=d), axis=d)
-    return _named(out, name)
+    return _named(_call(_softmax_xent, (labels, logits), {"axis": _axis(axis, dim)}), name)
+
+
+def _softmax_xent(labels, logits, axis):
+    if axis in (-1, 1) and len(logits.shape) == 2:  # the fused op's layout: (N, C)
+        return _gg.cross_entropy(logits, labels, reduction="none")
+    return -_gg.sum(labels * _gg.log_softmax(logits, axis=axis), axis=axis)
 
 
 softmax_cross_entropy_with_logits_v2 = softmax_cross_entropy_with_logits
@@ -105,15 +106,15 @@ def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits
                                              name: str | None = None):
     """Per-example cross-entropy of ``softmax(logits)`` (N, C) against class indices (N,)."""
     _named_only("sparse_softmax_cross_entropy_with_logits", _sentinel, labels, logits)
-    return _named(_gg.cross_entropy(logits, labels, reduction="none"), name)
+    return _named(_call(_gg.cross_entropy, (logits, labels), {"reduction": "none"}), name)
 
 
 def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None,
                                       name: str | None = None):
     """Element-wise binary cross-entropy of ``sigmoid(logits)`` against ``labels``."""
     _named_only("sigmoid_cross_entropy_with_logits", _sentinel, labels, logits)
-    return _named(_gg.binary_cross_entropy_with_logits(logits, labels, reduction="none"),
-                  name)
+    return _named(_call(_gg.binary_cross_entropy_with_logits, (logits, labels),
+                        {"reduction": "none"}), name)
 
 
 def dropout(x, keep_prob=None, noise_shape=None, seed: int | None = None,
