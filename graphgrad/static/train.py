@@ -14,16 +14,16 @@ The update is written with graphgrad ops and applied with in-place writes
 
 from __future__ import annotations
 
-import numpy as np
+import numpy as _np
 
 from ..core.tensor import Tensor
+from ._graph import Variable, _op, _topo, _TrainPrim
 
 
 class Optimizer:
     """Base class: ``minimize(loss, var_list=None)`` -> train op."""
 
     def minimize(self, loss, var_list=None, name: str | None = None):
-        from . import Variable, _op, _topo, _TrainPrim
         if var_list is None:
             var_list = [t for t in _topo([loss]) if isinstance(t, Variable) and t.trainable
                         and t.data.dtype.kind == "f"]
@@ -68,7 +68,7 @@ class MomentumOptimizer(Optimizer):
 
     def _create_slots(self, var_list) -> None:
         for v in var_list:
-            self.slots.setdefault(id(v), Tensor(np.zeros_like(v.data)))
+            self.slots.setdefault(id(v), Tensor(_np.zeros_like(v.data)))
 
     def _apply(self, var_list, grads) -> None:
         for v, g in zip(var_list, grads):
@@ -90,12 +90,12 @@ class AdamOptimizer(Optimizer):
         self.learning_rate = learning_rate
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
         self.slots: dict = {}
-        self.step = Tensor(np.zeros((), dtype=np.float32))
+        self.step = Tensor(_np.zeros((), dtype=_np.float32))
 
     def _create_slots(self, var_list) -> None:
         for v in var_list:
-            self.slots.setdefault(id(v), (Tensor(np.zeros_like(v.data)),
-                                          Tensor(np.zeros_like(v.data))))
+            self.slots.setdefault(id(v), (Tensor(_np.zeros_like(v.data)),
+                                          Tensor(_np.zeros_like(v.data))))
 
     def _apply(self, var_list, grads) -> None:
         b1, b2 = self.beta1, self.beta2
