@@ -15,6 +15,9 @@ compared; a second test compares Hessian-vector products (grad of grad) on float
 programs of twice-differentiable ops, and a third feeds single ops edge values (zeros,
 huge and tiny magnitudes, NaN, Inf) and requires PyTorch's NaN/Inf pattern.
 
+PyTorch is the oracle of every test here, so without torch this file skips as a whole;
+the fuzzer's regressions that need no oracle live in test_kinks.py.
+
 Quick and derandomized by default (the same programs on every run); run longer, with
 fresh programs, with ``pytest tests/test_fuzz.py --fuzz-examples 2000``.
 """
