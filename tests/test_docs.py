@@ -130,8 +130,9 @@ def test_every_code_block_is_tagged_and_fragments_are_rare():
     assert len(skipped) <= 2, f"too many examples marked as fragments: {skipped}"
 
 
-def test_printed_values_are_checked():
+def test_printed_values_are_checked(tmp_path, monkeypatch):
     """The README states results in comments; the checker must see (and so test) them."""
+    monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "doc_readme"}
     counts = [run_block(b, namespace) for b in _python_blocks(ROOT / "README.md")]
     assert sum(counts) >= 4, counts
