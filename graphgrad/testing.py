@@ -25,7 +25,7 @@ from .core.tensor import Tensor
 from .core.transforms import jvp, vjp
 from .ops import concatenate, reshape
 
-__all__ = ["gradcheck", "GradcheckError", "OpTest"]
+__all__ = ["gradcheck", "GradcheckError", "OpTest", "CheckReport"]
 
 _MODE_NAMES = {"rev": "reverse mode (vjp)", "fwd": "forward mode (jvp)"}
 
@@ -127,21 +127,27 @@ def _fd_jacobian(F: Callable, xs: list[np.ndarray], eps: float) -> np.ndarray:
     return np.stack(cols, axis=1)
 
 
-def _compare(label: str, analytic, numeric, atol: float, rtol: float) -> str | None:
+def _compare(label: str, analytic, numeric, atol: float, rtol: float,
+             log: list | None = None) -> str | None:
+    """None when ``analytic`` and ``numeric`` agree, else what differs. Each comparison
+    made is appended to ``log`` as (label, max abs error), so a caller can show that
+    something really was compared (an empty Jacobian compares nothing)."""
     analytic = np.asarray(analytic, dtype=np.float64)
     numeric = np.asarray(numeric, dtype=np.float64)
     if analytic.shape != numeric.shape:
         return f"{label}: shape {analytic.shape} but finite differences give {numeric.shape}"
+    with np.errstate(invalid="ignore"):
+        err = float(np.max(np.abs(analytic - numeric))) if analytic.size else 0.0
+    if log is not None:
+        log.append((label, err))
     if np.allclose(analytic, numeric, atol=atol, rtol=rtol):
         return None
-    with np.errstate(invalid="ignore"):
-        err = np.nanmax(np.abs(analytic - numeric)) if analytic.size else 0.0
     return (f"{label}: max |analytic - numeric| = {err:.3g} (atol={atol}, rtol={rtol}); "
             f"analytic {_short(analytic)}, finite differences {_short(numeric)}")
 
 
 def _derivative_checks(G: Callable, xs: list[np.ndarray], modes, rng, what: str,
-                       eps: float, atol: float, rtol: float) -> str | None:
+                       eps: float, atol: float, rtol: float, log=None) -> str | None:
     """Compare G's derivative by each mode in ``modes`` with finite differences."""
     try:
         J = _fd_jacobian(G, xs, eps)
@@ -164,17 +170,17 @@ def _derivative_checks(G: Callable, xs: list[np.ndarray], modes, rng, what: str,
                 want = J @ u
         except Exception as exc:
             return f"{label}: raised {type(exc).__name__}: {exc}"
-        bad = _compare(label, got, want, atol, rtol)
+        bad = _compare(label, got, want, atol, rtol, log)
         if bad:
             return bad
     return None
 
 
 def _check(F: Callable, xs: list[np.ndarray], order: int, modes, eps: float, atol: float,
-           rtol: float, seed: int) -> str | None:
+           rtol: float, seed: int, log=None) -> str | None:
     """The first disagreement with finite differences, described; None when all agree."""
     rng = np.random.default_rng(seed)
-    bad = _derivative_checks(F, xs, modes, rng, "first derivative", eps, atol, rtol)
+    bad = _derivative_checks(F, xs, modes, rng, "first derivative", eps, atol, rtol, log)
     if bad or order < 2:
         return bad
     m = F(*xs).data.size
@@ -183,7 +189,7 @@ def _check(F: Callable, xs: list[np.ndarray], order: int, modes, eps: float, ato
                  else [rng.standard_normal(x.shape) for x in xs])
         G = _first_order_map(F, first, probe)
         what = f"second derivative (of the {_MODE_NAMES[first]} map)"
-        bad = _derivative_checks(G, xs, modes, rng, what, eps, atol, rtol)
+        bad = _derivative_checks(G, xs, modes, rng, what, eps, atol, rtol, log)
         if bad:
             return bad
     return None
@@ -240,6 +246,33 @@ def _locate(problem: _Problem, order: int, modes, eps, atol, rtol, seed) -> str:
 
 # ------------------------------------------------------------------ gradcheck ----
 
+def _run_gradcheck(f: Callable, inputs: Any, order: int, modes: Sequence[str], eps: float,
+                   atol: float, rtol: float, seed: int) -> list[tuple[str, float]]:
+    """gradcheck's work: the comparisons made, as (label, max abs error); raises on the
+    first mismatch."""
+    modes = tuple(modes)
+    for m in modes:
+        if m not in _MODE_NAMES:
+            raise ValueError(f"gradcheck: mode must be 'fwd' or 'rev', got {m!r}")
+    if not modes:
+        raise ValueError("gradcheck: modes is empty, so nothing would be checked")
+    if order not in (1, 2):
+        raise ValueError(f"gradcheck: order must be 1 or 2, got {order!r}")
+    problem = _Problem(f, inputs)
+    if not problem.xs:
+        # with nothing to differentiate every comparison is of empty arrays: a pass that
+        # could not have failed
+        kinds = [type(_raw(a)).__name__ for a in problem.args]
+        raise ValueError(f"gradcheck: no floating-point input to differentiate (inputs: "
+                         f"{kinds}); pass float arrays, Tensors or floats")
+    log: list[tuple[str, float]] = []
+    bad = _check(problem.F, problem.xs, order, modes, eps, atol, rtol, seed, log)
+    if bad is None:
+        return log
+    where = _locate(problem, order, modes, eps, atol, rtol, seed)
+    raise GradcheckError(f"gradcheck failed: {bad}\n{where}")
+
+
 def gradcheck(f: Callable, inputs: Any, order: int = 2, modes: Sequence[str] = ("fwd", "rev"),
               eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-4, seed: int = 0) -> bool:
     """Check ``f``'s derivatives against central finite differences, in float64.
@@ -253,28 +286,56 @@ def gradcheck(f: Callable, inputs: Any, order: int = 2, modes: Sequence[str] = (
     forward-over-reverse, reverse-over-forward and forward-over-forward are all covered.
 
     Returns True; raises ``GradcheckError`` (an AssertionError) naming the first op of
-    ``f``'s graph whose rule is wrong, with the source line that created it.
+    ``f``'s graph whose rule is wrong, with the source line that created it, and
+    ``ValueError`` when there is nothing to check (no floating-point input, no mode).
 
     >>> import numpy as np, graphgrad as gg
     >>> from graphgrad.testing import gradcheck
     >>> gradcheck(lambda x, y: gg.sum(gg.exp(x) * y), [np.ones(3), np.arange(3.0)])
     True
     """
-    modes = tuple(modes)
-    for m in modes:
-        if m not in _MODE_NAMES:
-            raise ValueError(f"gradcheck: mode must be 'fwd' or 'rev', got {m!r}")
-    if order not in (1, 2):
-        raise ValueError(f"gradcheck: order must be 1 or 2, got {order!r}")
-    problem = _Problem(f, inputs)
-    bad = _check(problem.F, problem.xs, order, modes, eps, atol, rtol, seed)
-    if bad is None:
-        return True
-    where = _locate(problem, order, modes, eps, atol, rtol, seed)
-    raise GradcheckError(f"gradcheck failed: {bad}\n{where}")
+    _run_gradcheck(f, inputs, order, modes, eps, atol, rtol, seed)
+    return True
 
 
 # ---------------------------------------------------------------- op harness ----
+
+@dataclasses.dataclass(frozen=True)
+class CheckReport:
+    """What one ``OpTest`` check compared: one ``(label, max abs error)`` per comparison.
+
+    A check that finds a mismatch raises (an AssertionError); one that returns says what
+    it compared, so a test can assert that something was (``assert report``: a check that
+    compared nothing is falsy).
+
+    >>> r = CheckReport("tanh", "forward", (("output 0", 0.0),))
+    >>> bool(r), r.max_error
+    (True, 0.0)
+    """
+
+    op: str
+    check: str
+    comparisons: tuple = ()
+
+    def __bool__(self) -> bool:
+        return len(self.comparisons) > 0
+
+    @property
+    def max_error(self) -> float:
+        """The largest absolute difference seen (0.0 when nothing was compared)."""
+        return max((e for _, e in self.comparisons), default=0.0)
+
+    def __str__(self) -> str:
+        if not self.comparisons:
+            return f"{self.op}: {self.check}: nothing compared"
+        return (f"{self.op}: {self.check}: {len(self.comparisons)} comparisons, "
+                f"max |error| {self.max_error:.3g}")
+
+
+def _fail(msg: str) -> None:
+    # an explicit raise, not `assert`: the checks must hold under `python -O` too
+    raise AssertionError(msg)
+
 
 @dataclasses.dataclass
 class OpTest:
@@ -283,11 +344,16 @@ class OpTest:
 
     ``fn(*inputs, **params)`` is the graphgrad call, ``inputs(rng)`` makes its inputs
     (float arrays are differentiated; integer arrays and the like are constants),
-    ``reference(*inputs, **params)`` is the NumPy forward (or None).
+    ``reference(*inputs, **params)`` is the NumPy forward (or None). Each check raises
+    an AssertionError on a mismatch (``GradcheckError`` for derivatives), a ValueError
+    when it has nothing to compare against, and otherwise returns a ``CheckReport``.
 
     >>> import numpy as np, graphgrad as gg
     >>> t = OpTest("tanh", gg.tanh, lambda rng: (rng.standard_normal((2, 3)),), np.tanh)
-    >>> t.run()
+    >>> [str(r).split(":")[1].strip() for r in t.run()]
+    ['forward', 'first derivatives', 'second derivatives']
+    >>> t.check_forward().max_error < 1e-15
+    True
     """
 
     name: str
@@ -320,43 +386,69 @@ class OpTest:
         args = [Tensor(a) if isinstance(a, np.ndarray) else a for a in inputs]
         return self.fn(*args, **self.params)
 
-    def check_forward(self) -> None:
+    def check_forward(self) -> CheckReport:
         """Values (and dtypes' kind and shapes) against the NumPy reference."""
         if self.reference is None:
-            return
+            raise ValueError(f"{self.name}: no NumPy reference to check the forward against")
         inputs = self.make_inputs()
         got = self.call(*inputs)
         want = self.reference(*inputs, **self.params)
         gots = got if isinstance(got, (list, tuple)) else [got]
         wants = want if isinstance(want, (list, tuple)) else [want]
-        assert len(gots) == len(wants), f"{self.name}: {len(gots)} outputs, want {len(wants)}"
-        for g, w in zip(gots, wants):
+        if len(gots) != len(wants):
+            _fail(f"{self.name}: {len(gots)} outputs, NumPy gives {len(wants)}")
+        done = []
+        for i, (g, w) in enumerate(zip(gots, wants)):
             g, w = np.asarray(_raw(g)), np.asarray(w)
-            assert g.shape == w.shape, f"{self.name}: shape {g.shape}, NumPy gives {w.shape}"
+            if g.shape != w.shape:
+                _fail(f"{self.name}: output {i} has shape {g.shape}, NumPy gives {w.shape}")
             if w.dtype.kind in "biu":
                 np.testing.assert_array_equal(g, w, err_msg=self.name)
+                err = float(np.any(g != w))
             else:
                 np.testing.assert_allclose(g, w, atol=self.forward_atol, rtol=self.forward_rtol,
                                            err_msg=self.name)
+                with np.errstate(invalid="ignore"):
+                    diff = np.abs(g.astype(np.float64) - w.astype(np.float64))
+                err = float(np.nanmax(diff)) if diff.size and not np.all(np.isnan(diff)) \
+                    else 0.0
+            done.append((f"output {i} {w.shape}", err))
+        return CheckReport(self.name, "forward", tuple(done))
 
-    def _gradcheck(self, order: int) -> None:
+    def _gradcheck(self, order: int, what: str) -> CheckReport:
         if not self.differentiable:
-            return
+            raise ValueError(f"{self.name}: declared not differentiable; no {what} to check")
         inputs = self.make_inputs()
-        gradcheck(lambda *a: self.fn(*a, **self.params), inputs, order=order,
-                  modes=self.modes, eps=self.eps, atol=self.atol, rtol=self.rtol,
-                  seed=self.seed)
+        log = _run_gradcheck(lambda *a: self.fn(*a, **self.params), inputs, order,
+                             self.modes, self.eps, self.atol, self.rtol, self.seed)
+        return CheckReport(self.name, what, tuple(log))
 
-    def check_backward(self) -> None:
+    def check_backward(self) -> CheckReport:
         """First derivatives (forward and reverse mode) against finite differences."""
-        self._gradcheck(1)
+        return self._gradcheck(1, "first derivatives")
 
-    def check_double_backward(self) -> None:
-        """Second derivatives (all four mode pairs) against finite differences."""
-        if self.order >= 2:
-            self._gradcheck(2)
+    def check_double_backward(self) -> CheckReport:
+        """Second derivatives (all four mode pairs) against finite differences; the first
+        derivatives are compared on the way."""
+        if self.order < 2:
+            raise ValueError(f"{self.name}: declared order {self.order}; no second "
+                             "derivatives to check")
+        return self._gradcheck(2, "second derivatives")
 
-    def run(self) -> None:
-        self.check_forward()
-        self.check_backward()
-        self.check_double_backward()
+    def check_derivatives(self) -> CheckReport:
+        """Every derivative the declaration promises: up to ``order``."""
+        return self.check_double_backward() if self.order >= 2 else self.check_backward()
+
+    def run(self) -> list[CheckReport]:
+        """Every check that applies to the declaration; their reports."""
+        reports = []
+        if self.reference is not None:
+            reports.append(self.check_forward())
+        if self.differentiable:
+            reports.append(self.check_backward())
+            if self.order >= 2:
+                reports.append(self.check_double_backward())
+        if not reports:
+            raise ValueError(f"{self.name}: no reference and not differentiable: nothing "
+                             "to check")
+        return reports

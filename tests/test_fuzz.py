@@ -15,6 +15,9 @@ compared; a second test compares Hessian-vector products (grad of grad) on float
 programs of twice-differentiable ops, and a third feeds single ops edge values (zeros,
 huge and tiny magnitudes, NaN, Inf) and requires PyTorch's NaN/Inf pattern.
 
+PyTorch is the oracle of every test here, so without torch this file skips as a whole;
+the fuzzer's regressions that need no oracle live in test_kinks.py.
+
 Quick and derandomized by default (the same programs on every run); run longer, with
 fresh programs, with ``pytest tests/test_fuzz.py --fuzz-examples 2000``.
 """
@@ -638,9 +641,9 @@ def _hvp(prog, tol):
     s_g = s_t = None
     for x, dg, dt in zip(xs_t, d_g, d_t):
         u = prog.rng.standard_normal(tuple(x.shape)).astype(prog.dtype)
-        if dt is not None:
-            np.testing.assert_allclose(dg.numpy(), dt.detach().numpy(), **tol,
-                                       err_msg=" | ".join(prog.log))
+        # a leaf torch finds unused must get a zero gradient from graphgrad, not be skipped
+        want = np.zeros(tuple(x.shape)) if dt is None else dt.detach().numpy()
+        np.testing.assert_allclose(dg.numpy(), want, **tol, err_msg=" | ".join(prog.log))
         pg = gg.sum(dg * u)
         s_g = pg if s_g is None else s_g + pg
         if dt is not None and dt.requires_grad:
@@ -765,13 +768,16 @@ def test_edge_values_match_pytorch_nan_patterns(request):
         ot.sum().backward()
         for i, (g, t) in enumerate(ins):
             _same_pattern(g.grad.numpy(), t.grad.numpy(), what + f" grad {i}")
+        done[0] += 1
 
+    done = [0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run()
+    assert done[0] >= n, (done[0], n)  # every example ran to its last comparison
 
 
-# ---- regressions found by the fuzzer ----
+# ---- regressions found by the fuzzer (those needing no torch are in test_kinks.py) ----
 
 @pytest.mark.parametrize("name", ["maximum", "minimum"])
 def test_regression_nan_gradient_does_not_leak_into_the_losing_input(name):
@@ -786,15 +792,6 @@ def test_regression_nan_gradient_does_not_leak_into_the_losing_input(name):
     (torch.sqrt(ft(tx, ty) * 0 - 1)).sum().backward()
     np.testing.assert_array_equal(np.isnan(x.grad.numpy()), np.isnan(tx.grad.numpy()))
     np.testing.assert_array_equal(np.isnan(y.grad.numpy()), np.isnan(ty.grad.numpy()))
-
-
-def test_regression_relu_and_clip_block_nan_gradients():
-    x = gg.tensor([-1.0, 2.0], requires_grad=True)
-    (gg.sqrt(gg.relu(x) - 1)).sum().backward()  # sqrt(-1) = nan upstream of relu's zero
-    assert x.grad.numpy()[0] == 0.0 and x.grad.numpy()[1] == pytest.approx(0.5)
-    z = gg.tensor([-5.0, 0.5], requires_grad=True)
-    (gg.sqrt(gg.clip(z, -1.0, 1.0) - 0.9)).sum().backward()
-    assert z.grad.numpy()[0] == 0.0 and np.isnan(z.grad.numpy()[1])
 
 
 def _both(a):

@@ -1,6 +1,8 @@
 """Op tests driven by the table in op_table.py: forward vs NumPy, derivatives vs finite
 differences (float64, order 2, forward and reverse mode), values and derivatives vs
-torch.autograd; and the checks that every primitive is in the table and has its rules."""
+torch.autograd; and the checks that every primitive is in the table and has its rules.
+
+Without torch everything but ``test_matches_torch`` runs (torch is only an oracle)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,12 @@ import graphgrad as gg
 import graphgrad.ops as gg_ops
 from graphgrad.core import engine as autodiff
 from graphgrad.core.primitive import Primitive
-from graphgrad.testing import GradcheckError, OpTest, gradcheck
+from graphgrad.testing import CheckReport, GradcheckError, OpTest, gradcheck
 
-torch = pytest.importorskip("torch")
+try:
+    import torch
+except ImportError:  # the torch comparisons skip (marked `torch`); the rest runs
+    torch = None
 
 CASES = [(entry, cid, test) for entry in ENTRIES for cid, test in entry.cases()]
 IDS = [cid for _, cid, _ in CASES]
@@ -95,13 +100,17 @@ def test_float32_stays_float32_in_every_derivative(entry):
 @pytest.mark.parametrize("entry,cid,test", CASES, ids=IDS)
 def test_forward_matches_numpy(entry, cid, test):
     assert entry.ref is not None, f"{cid}: no NumPy reference"
-    test.check_forward()
+    report = test.check_forward()  # raises on a mismatch
+    assert report.check == "forward" and report, report
 
 
 @pytest.mark.parametrize("entry,cid,test", DIFF_CASES, ids=DIFF_IDS)
 def test_derivatives_match_finite_differences(entry, cid, test):
     """First and second derivatives, forward and reverse mode (all four pairs)."""
-    assert test.check_double_backward() is None  # raises GradcheckError on a mismatch
+    report = test.check_derivatives()  # raises GradcheckError on a mismatch
+    # what was compared: each mode at first order, each pair of modes at second order
+    want = len(test.modes) * (1 + len(test.modes) * (test.order >= 2))
+    assert len(report.comparisons) == want, report.comparisons
 
 
 def _to_torch(a):
@@ -133,6 +142,7 @@ def _sum_dot(terms, zero):
     return total
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("entry,cid,test", CASES, ids=IDS)
 def test_matches_torch(entry, cid, test):
     """Values, first derivatives (a random VJP) and second derivatives (a random
@@ -256,17 +266,56 @@ def test_gradcheck_accepts_constant_inputs_and_list_outputs():
 
 
 def test_gradcheck_rejects_bad_arguments():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="mode must be 'fwd' or 'rev', got 'sideways'"):
         gradcheck(gg.exp, [np.ones(2)], modes=("sideways",))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="order must be 1 or 2, got 3"):
         gradcheck(gg.exp, [np.ones(2)], order=3)
 
 
 def test_op_harness_catches_a_wrong_reference():
     t = OpTest("exp-vs-wrong", gg.exp, lambda rng: (rng.standard_normal(3),), np.expm1)
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match="exp-vs-wrong"):
         t.check_forward()
-    OpTest("exp", gg.exp, lambda rng: (rng.standard_normal(3),), np.exp).run()
+    reports = OpTest("exp", gg.exp, lambda rng: (rng.standard_normal(3),), np.exp).run()
+    assert [r.check for r in reports] == ["forward", "first derivatives", "second derivatives"]
+    assert all(reports) and all(r.max_error < 1e-5 for r in reports), reports
+
+
+def test_op_harness_catches_a_wrong_rule(planted):
+    bad = planted("test_harness_bad_vjp", lambda g, out, x: g * x,  # misses the 2
+                  lambda t, out, x: 2 * t * x)
+    t = OpTest("square", bad, lambda rng: (rng.standard_normal(3),), np.square)
+    assert t.check_forward()
+    with pytest.raises(GradcheckError, match="test_harness_bad_vjp"):
+        t.check_backward()
+    with pytest.raises(GradcheckError, match="reverse mode"):
+        t.run()
+
+
+def test_op_harness_refuses_checks_that_would_compare_nothing():
+    no_ref = OpTest("exp", gg.exp, lambda rng: (rng.standard_normal(3),))
+    with pytest.raises(ValueError, match="no NumPy reference"):
+        no_ref.check_forward()
+    flat = OpTest("sign", gg.sign, lambda rng: (rng.standard_normal(3),), differentiable=False)
+    with pytest.raises(ValueError, match="not differentiable"):
+        flat.check_backward()
+    with pytest.raises(ValueError, match="nothing to check"):
+        flat.run()
+    first = OpTest("exp", gg.exp, lambda rng: (rng.standard_normal(3),), order=1)
+    with pytest.raises(ValueError, match="order 1"):
+        first.check_double_backward()
+    assert len(first.check_derivatives().comparisons) == 2
+    ints = OpTest("neg", gg.neg, lambda rng: (rng.integers(0, 5, 3),))
+    with pytest.raises(ValueError, match="no floating-point input"):
+        ints.check_backward()
+    assert not CheckReport("x", "forward")  # an empty report is falsy
+
+
+def test_gradcheck_refuses_to_compare_nothing():
+    with pytest.raises(ValueError, match="no floating-point input"):
+        gradcheck(lambda i: gg.sum(i * 2), [np.arange(3)])
+    with pytest.raises(ValueError, match="modes is empty"):
+        gradcheck(gg.exp, [np.ones(2)], modes=())
 
 
 def test_astype_gradient_keeps_the_input_dtype():

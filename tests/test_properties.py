@@ -5,17 +5,23 @@ elementwise ops, broadcasting binary ops, reductions (with and without keepdims)
 softmax, transposes, advanced indexing with repeats and matmul where the shapes allow,
 taking its operands from every value computed so far (so intermediate values are
 reused). Values, gradients (reverse mode), tangents (forward mode) and second-order
-gradients must agree with PyTorch's.
+gradients must agree with PyTorch's; without torch, the same programs' first and second
+derivatives (both modes) are checked against finite differences instead.
 """
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import graphgrad as gg
+from graphgrad.testing import gradcheck
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # the PyTorch comparisons (marked `torch`) skip
+    torch = F = None
 
 # torch.func uses a deprecated torch.jit path internally; not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
@@ -214,6 +220,7 @@ def _gg_grads(out, xs, w, create_graph=False):
                       create_graph=create_graph)
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("focus", [None] + KINDS)
 @SETTINGS
 @given(data=st.data())
@@ -247,6 +254,7 @@ def test_random_programs_values_gradients_and_tangents_match_torch(focus, data):
     _close(tan.numpy(), ttan.numpy(), f"tangent {program}")
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("focus", [None, "reduce", "softmax", "matmul"])
 @SETTINGS
 @given(data=st.data())
@@ -274,3 +282,14 @@ def test_random_programs_second_order_match_torch(focus, data):
     for k, (a, b) in enumerate(zip(h, th)):
         _close(np.zeros(shapes[k]) if a is None else a.numpy(),
                None if b is None else b.detach().numpy(), f"hvp of input {k}: {program}")
+
+
+@pytest.mark.parametrize("focus", [None, "binary", "reduce", "softmax", "index", "matmul"])
+@settings(SETTINGS, max_examples=10)
+@given(data=st.data())
+def test_random_programs_derivatives_match_finite_differences(focus, data):
+    """No oracle but calculus: first and second derivatives of smooth random programs,
+    forward and reverse mode, against central differences (float64)."""
+    shapes, program, seed = data.draw(programs(smooth=True, focus=focus))
+    arrays, _ = _inputs(shapes, seed)
+    assert gradcheck(lambda *xs: run(gg, program, xs), arrays, order=2, seed=seed % 1000)

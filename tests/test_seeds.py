@@ -8,9 +8,13 @@
 
 import numpy as np
 import pytest
-import torch
 
 import graphgrad as gg
+
+try:
+    import torch
+except ImportError:  # only the two PyTorch comparisons (marked `torch`) skip
+    torch = None
 
 
 def t64(a, requires_grad=True):
@@ -164,20 +168,32 @@ def _net_loss(lib, X, y, W1, b1, W2, b2):
     return ((y - pred) ** 2).sum()
 
 
-def test_seed_001_network_autodiff_matches_torch_not_the_posts_dW2():
-    d = _net_data()
-    names = ["W1", "b1", "W2", "b2"]
-    gp = {k: t64(d[k]) for k in names}
+NET_PARAMS = ["W1", "b1", "W2", "b2"]
+
+
+def _net_grads(d):
+    gp = {k: t64(d[k]) for k in NET_PARAMS}
     loss = _net_loss(gg, t64(d["X"], False), t64(d["y"], False), **gp)
     loss.backward()
-    tp = {k: torch.tensor(d[k], requires_grad=True) for k in names}
+    return loss, gp
+
+
+@pytest.mark.torch
+def test_seed_001_network_autodiff_matches_torch():
+    d = _net_data()
+    loss, gp = _net_grads(d)
+    tp = {k: torch.tensor(d[k], requires_grad=True) for k in NET_PARAMS}
     tloss = _net_loss(torch, torch.tensor(d["X"]), torch.tensor(d["y"]), **tp)
     tloss.backward()
     assert loss.item() == pytest.approx(tloss.item(), rel=1e-12)
-    for k in names:
+    for k in NET_PARAMS:
         np.testing.assert_allclose(gp[k].grad.numpy(), tp[k].grad.numpy(), rtol=1e-10,
                                    atol=1e-8, err_msg=k)
 
+
+def test_seed_001_network_autodiff_is_the_right_manual_backward_not_the_posts_dW2():
+    d = _net_data()
+    _, gp = _net_grads(d)
     # the post's manual backward pass, line by line
     X, y, W1, b1, W2, b2 = (d[k] for k in ["X", "y", "W1", "b1", "W2", "b2"])
     h = X.dot(W1) + b1
@@ -422,13 +438,17 @@ def _rnn_loss_gg(xs, targets, Wi, Whs, Wo):
     return C
 
 
-def test_rnn_dC_dWh_sums_every_step_and_matches_torch():
-    d = _rnn_data()
-    xs = t64(d["xs"], False)
+def _rnn_grads(d):
     Wi, Wh, Wo = t64(d["Wi"]), t64(d["Wh"]), t64(d["Wo"])
-    C = _rnn_loss_gg(xs, d["targets"], Wi, [Wh] * T_STEPS, Wo)
+    C = _rnn_loss_gg(t64(d["xs"], False), d["targets"], Wi, [Wh] * T_STEPS, Wo)
     C.backward()
+    return C, Wi, Wh, Wo
 
+
+@pytest.mark.torch
+def test_rnn_matches_torch():
+    d = _rnn_data()
+    C, Wi, Wh, Wo = _rnn_grads(d)
     tWi, tWh, tWo = (torch.tensor(d[k], requires_grad=True) for k in ["Wi", "Wh", "Wo"])
     h = torch.zeros(N_HID, dtype=torch.float64)
     tC = 0.0
@@ -442,6 +462,11 @@ def test_rnn_dC_dWh_sums_every_step_and_matches_torch():
         np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-10,
                                    atol=1e-14)
 
+
+def test_rnn_dC_dWh_sums_every_step():
+    d = _rnn_data()
+    xs = t64(d["xs"], False)
+    _, _, Wh, _ = _rnn_grads(d)
     # the seed's path argument: give each step its own copy of Wh (Wh(1), Wh(2), Wh(3));
     # dC/dWh is the sum of the three copies' gradients
     copies = [t64(d["Wh"]) for _ in range(T_STEPS)]
