@@ -74,6 +74,9 @@ class _Emitter:
         self.consts: list[str] = []
         self.helpers: dict[str, str] = {}
         self.n_tmp = 0
+        # arrays met in parameters (an index, ...) -> their constant Var; keeping the Var
+        # (and the array) alive keeps id() from naming two arrays alike
+        self.arrays: dict[int, tuple] = {}
 
     # ---- names and literals ----
     def var(self, v: Var) -> str:
@@ -97,8 +100,10 @@ class _Emitter:
         if isinstance(a, Var):
             return self.var(a)
         if isinstance(a, np.ndarray):
-            c = Var("const", a.shape, a.dtype, value=a)
-            return self.var(c)
+            known = self.arrays.get(id(a))
+            if known is None:
+                known = self.arrays[id(a)] = (a, Var("const", a.shape, a.dtype, value=a))
+            return self.var(known[1])
         if isinstance(a, (bool, np.bool_)):
             return repr(bool(a))
         if isinstance(a, float):
