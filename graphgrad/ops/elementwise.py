@@ -90,6 +90,7 @@ pow = Primitive("pow", _pow_impl,
     lambda t, out, x, y: t * _log_base(x, out),
 ).defcodegen(ufunc="np.power").defsimplify(unit(1)).defdiagnose(diagnose_broadcast("**"))
 
+
 # ---- two-argument functions ----
 def _atan2_scale(g, y, x):
     return g / (x * x + y * y)
@@ -354,7 +355,8 @@ def _clip_impl(x, min=None, max=None):
 
 # clamp with bounds that are numbers, None or tensors (broadcasting), as torch.clamp: the
 # gradient goes to x inside [lo, hi] (ends included), to lo below it and to hi above it;
-# where lo > hi the result is hi and all of it goes to hi (torch's rules, ties included)
+# where lo > hi the result is hi and all of it goes to hi (torch's backward rules, ties
+# included). The JVP is the same linear map (torch's forward mode differs at ties).
 def _clip_mask(x, lo, hi):
     if lo is None:
         return x <= hi
