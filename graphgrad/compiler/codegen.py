@@ -4,6 +4,11 @@ One line per op, the forward pass, then the backward pass, then the updates; a c
 names the user's line each op came from. Buffers of values that are dead are reused
 through ``out=`` (``np.add(a, b, out=t3)``), and an in-place update of a parameter
 writes straight into its array when nothing reads the old value afterwards.
+
+What each op looks like in NumPy, and whether it can write into a buffer, is declared on
+its primitive (``Primitive.defcodegen``, next to its rules); an op without a template has
+its NumPy forward copied in as a helper function. The module binds ``np`` to the
+backend's array module (NumPy by default).
 """
 
 from __future__ import annotations
@@ -50,7 +55,6 @@ class _Emitter:
         self.namer = _Namer()
         self.consts: list[str] = []
         self.helpers: dict[str, str] = {}
-        self.n_tmp = 0
         # arrays met in parameters (an index, ...) -> their constant Var; keeping the Var
         # (and the array) alive keeps id() from naming two arrays alike
         self.arrays: dict[int, tuple] = {}

@@ -2,9 +2,9 @@
 
 Every graphgrad error ends with `` — at file.py:42``, the first line outside graphgrad
 that led to it. Shape and dtype problems in a forward op are explained from the
-operands' shapes (matmul, broadcasting, reshape, concatenate, indexing, ...) rather than
-by NumPy's message; the precise explanation is computed only once an op has failed, so
-it costs nothing on the hot path.
+operands' shapes rather than by NumPy's message: each primitive declares its diagnosis
+(``Primitive.defdiagnose``: matmul's inner dimensions, broadcasting, reshape's sizes,
+indexing, ...), computed only once the op has failed, so it costs nothing on the hot path.
 """
 
 from __future__ import annotations
