@@ -222,6 +222,13 @@ def _split_sizes(n, sections):
     return [b - a for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def _torch_clamp(x, min, max):
+    """torch.clamp with one bound a tensor takes no number for the other: make it one."""
+    def bound(b):
+        return torch.as_tensor(b, dtype=x.dtype) if isinstance(b, (int, float)) else b
+    return torch.clamp(x, min=bound(min), max=bound(max))
+
+
 def _torch_pad(pad_width):
     flat = []
     for lo, hi in reversed(pad_width):
@@ -295,6 +302,17 @@ ENTRIES: list[Entry] = [
           lambda x, min, max: torch.clamp(x, min=min, max=max),
           [(R(2, 3, avoid=(-0.5, 0.7)),), (R(0, 2),)],
           [{"min": -0.5, "max": 0.7}, {"min": None, "max": 0.7}, {"min": -0.5, "max": None}]),
+    Entry("clip[tensor bounds]", ("clip", "clamp"), gg.clamp, np.clip, _torch_clamp,
+          [(R(2, 3), R(2, 3), R(2, 3)), (R(2, 3), R(1, 3), R(2, 1)), (R(3, 4), R(1, 4), R()),
+           (R(2, 3), R(2, 3), None), (R(2, 3), None, R(3)), (R(2, 3), -0.5, R(2, 3)),
+           (R(0, 3), R(1, 3), R(0, 1))]),
+    binary("atan2", gg.atan2, np.arctan2, torch.atan2 if torch else None,
+           cfgs=[(R(2, 3), Away(2, 3)), (R(3, 1), Away(1, 4)), (Away(2, 3), R()),
+                 (R(0, 3), Away(1, 3))]),
+    binary("logaddexp", gg.logaddexp, np.logaddexp, torch.logaddexp if torch else None),
+    binary("hypot", gg.hypot, np.hypot, torch.hypot if torch else None,
+           cfgs=[(Away(2, 3), R(2, 3)), (Away(3, 1), R(1, 4)), (R(2, 3), Away()),
+                 (Away(0, 3), R(1, 3))]),
     unary("identity", gg.identity, lambda x: x.copy(),
           (lambda x: x.clone()) if torch else None),
     Entry("astype", ("astype",), lambda x: gg.astype(x, dtype=gg.float64),

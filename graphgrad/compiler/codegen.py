@@ -4,6 +4,11 @@ One line per op, the forward pass, then the backward pass, then the updates; a c
 names the user's line each op came from. Buffers of values that are dead are reused
 through ``out=`` (``np.add(a, b, out=t3)``), and an in-place update of a parameter
 writes straight into its array when nothing reads the old value afterwards.
+
+What each op looks like in NumPy, and whether it can write into a buffer, is declared on
+its primitive (``Primitive.defcodegen``, next to its rules); an op without a template has
+its NumPy forward copied in as a helper function. The module binds ``np`` to the
+backend's array module (NumPy by default).
 """
 
 from __future__ import annotations
@@ -17,34 +22,11 @@ import textwrap
 
 import numpy as np
 
+from ..core import backend as _backend
 from ..core.backend import xp
 from ..core.graph import format_site
 from .trace import Graph, Var, source_line, var_deps
 
-# ops that can write into a given buffer: name -> NumPy ufunc
-_UFUNC = {
-    "add": "np.add", "sub": "np.subtract", "mul": "np.multiply", "div": "np.true_divide",
-    "neg": "np.negative", "pow": "np.power", "exp": "np.exp", "log": "np.log",
-    "log1p": "np.log1p", "sqrt": "np.sqrt", "sin": "np.sin", "cos": "np.cos",
-    "tanh": "np.tanh", "abs": "np.abs", "sign": "np.sign", "maximum": "np.maximum",
-    "minimum": "np.minimum", "relu": "np.maximum",
-}
-_OUT_OK = set(_UFUNC) | {"matmul"}
-# ops whose result is a new array (never a view of an input)
-_FRESH = _OUT_OK | {"sum", "mean", "max", "min", "prod", "where", "concatenate",
-                    "softmax", "log_softmax", "less", "less_equal", "greater",
-                    "greater_equal", "equal", "not_equal", "clip"}
-_BINOP = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "less": "<",
-          "less_equal": "<=", "greater": ">", "greater_equal": ">="}
-_CALL1 = {"exp": "np.exp", "log": "np.log", "log1p": "np.log1p", "sqrt": "np.sqrt",
-          "sin": "np.sin", "cos": "np.cos", "tanh": "np.tanh", "abs": "np.abs",
-          "sign": "np.sign", "logical_not": "np.logical_not", "isnan": "np.isnan",
-          "isfinite": "np.isfinite"}
-_CALL2 = {"pow": "np.power", "maximum": "np.maximum", "minimum": "np.minimum",
-          "equal": "np.equal", "not_equal": "np.not_equal", "logical_and": "np.logical_and",
-          "logical_or": "np.logical_or"}
-_REDUCE = {"sum": "np.sum", "mean": "np.mean", "max": "np.max", "min": "np.min",
-           "prod": "np.prod", "argmax": "np.argmax", "argmin": "np.argmin"}
 _RESERVED = {"np", "math", "xp", "out"}
 
 
@@ -73,7 +55,9 @@ class _Emitter:
         self.namer = _Namer()
         self.consts: list[str] = []
         self.helpers: dict[str, str] = {}
-        self.n_tmp = 0
+        # arrays met in parameters (an index, ...) -> their constant Var; keeping the Var
+        # (and the array) alive keeps id() from naming two arrays alike
+        self.arrays: dict[int, tuple] = {}
 
     # ---- names and literals ----
     def var(self, v: Var) -> str:
@@ -97,8 +81,10 @@ class _Emitter:
         if isinstance(a, Var):
             return self.var(a)
         if isinstance(a, np.ndarray):
-            c = Var("const", a.shape, a.dtype, value=a)
-            return self.var(c)
+            known = self.arrays.get(id(a))
+            if known is None:
+                known = self.arrays[id(a)] = (a, Var("const", a.shape, a.dtype, value=a))
+            return self.var(known[1])
         if isinstance(a, (bool, np.bool_)):
             return repr(bool(a))
         if isinstance(a, float):
@@ -146,65 +132,35 @@ class _Emitter:
             return self.lit(axis[0])
         return self.lit(axis)
 
-    # ---- one op ----
-    def expr(self, v: Var, out: str | None) -> str:  # noqa: C901 (to split)
+    # ---- one op: the primitive's own template (Primitive.defcodegen) ----
+    def expr(self, v: Var, out: str | None) -> str:
         node = v._node
-        name = node.prim.name
+        rule = node.prim.codegen
         a = [self.lit(x) for x in node.inputs]
         p = node.params or {}
+        if out is not None:  # the planner gives a buffer only to ops that declared `out`
+            return self._fill(rule.out, a, p, out)
+        if rule is None or rule.expr is None:
+            # no template: the primitive's own NumPy implementation, copied in as a helper
+            fname = self.helper(node.prim)
+            kw = "".join(f", {k}={self.lit(x)}" for k, x in p.items())
+            return f"{fname}({', '.join(a)}{kw})"
+        return self._fill(rule.expr, a, p)
+
+    def _fill(self, template, a, p, out=None) -> str:
+        if isinstance(template, str):
+            lits = {k: self.lit(x) for k, x in p.items()}
+            if out is not None:
+                lits["out"] = out
+            return template.format(*a, **lits)
         if out is not None:
-            if name == "where":
-                self.helpers.setdefault("_where_into", _WHERE_INTO)
-                return f"_where_into({a[0]}, {out}, {a[2]})"
-            if name == "relu":
-                return f"np.maximum({a[0]}, 0, out={out})"
-            if name == "matmul":
-                return f"np.matmul({a[0]}, {a[1]}, out={out})"
-            return f"{_UFUNC[name]}({', '.join(a)}, out={out})"
-        if name in _BINOP:
-            return f"{a[0]} {_BINOP[name]} {a[1]}"
-        if name == "neg":
-            return f"-{a[0]}"
-        if name in _CALL1:
-            return f"{_CALL1[name]}({a[0]})"
-        if name in _CALL2:
-            return f"{_CALL2[name]}({a[0]}, {a[1]})"
-        if name == "relu":
-            return f"np.maximum({a[0]}, 0)"
-        if name == "where":
-            return f"np.where({a[0]}, {a[1]}, {a[2]})"
-        if name == "clip":
-            return f"np.clip({a[0]}, {self.lit(p.get('min'))}, {self.lit(p.get('max'))})"
-        if name == "identity":
-            return a[0]
-        if name == "astype":
-            return f"{a[0]}.astype({self.lit(p['dtype'])}, copy=False)"
-        if name == "getitem":
-            return f"{a[0]}[{self.index(p['index'])}]"
-        if name == "reshape":
-            return f"np.reshape({a[0]}, {self.lit(tuple(p['shape']))})"
-        if name == "broadcast_to":
-            return f"np.broadcast_to({a[0]}, {self.lit(tuple(p['shape']))})"
-        if name == "transpose":
-            axes = tuple(p["axes"])
-            if axes == tuple(reversed(range(len(axes)))):
-                return f"{a[0]}.T"
-            return f"np.transpose({a[0]}, {self.lit(axes)})"
-        if name == "concatenate":
-            return f"np.concatenate(({', '.join(a)},), axis={self.lit(p['axis'])})"
-        if name == "flip":
-            return f"np.flip({a[0]}, {self.axis(p['axis'])})"
-        if name in _REDUCE:
-            args = [a[0]]
-            if p.get("axis") is not None:
-                args.append(f"axis={self.axis(p['axis'])}")
-            if p.get("keepdims"):
-                args.append("keepdims=True")
-            return f"{_REDUCE[name]}({', '.join(args)})"
-        # anything else: the primitive's own NumPy implementation, copied in as a helper
-        fname = self.helper(node.prim)
-        kw = "".join(f", {k}={self.lit(x)}" for k, x in p.items())
-        return f"{fname}({', '.join(a)}{kw})"
+            return template(self, a, p, out)
+        return template(self, a, p)
+
+    def add_helper(self, name: str, source: str) -> str:
+        """Put a helper function's ``source`` once at the top of the module; its name."""
+        self.helpers.setdefault(name, source)
+        return name
 
     def helper(self, prim) -> str:
         impl = prim.impl
@@ -242,15 +198,6 @@ def _is_literal(obj) -> bool:
     return False
 
 
-_WHERE_INTO = '''def _where_into(cond, x, y):
-    """np.where(cond, x, y) written into x (x is not needed afterwards)."""
-    if np.ndim(y) == 0 and y == 0 and np.isfinite(np.sum(x)):
-        return np.multiply(x, cond, out=x)  # same result, ~20x faster than a masked copy
-    np.copyto(x, y, where=np.logical_not(cond))
-    return x
-'''
-
-
 def _float(x: float) -> str:
     if math.isnan(x):
         return "np.nan"
@@ -281,6 +228,17 @@ def _array_literal(a) -> str:
 
 # ------------------------------------------------------------ buffer planning ----
 
+def _rule(v: Var):
+    """The primitive's codegen declaration (None when it declared none)."""
+    return v._node.prim.codegen
+
+
+def _fresh(v: Var) -> bool:
+    """The op's result is a new array (never a view of an input)."""
+    rule = _rule(v)
+    return rule is not None and rule.fresh
+
+
 def _plan(graph: Graph):
     """Storage of each value and when it is last read; which results may reuse a buffer."""
     ops = graph.ops
@@ -295,7 +253,7 @@ def _plan(graph: Graph):
         return r
 
     for v in ops:
-        if v._node.prim.name in _FRESH:
+        if _fresh(v):
             roots[id(v)] = (v,)
         else:
             r = {id(v): v}
@@ -318,114 +276,146 @@ def _plan(graph: Graph):
     return pos, roots_of, last
 
 
-def generate(graph: Graph, fn_name: str = "fn"):  # noqa: C901 (to split)
-    """Source text, the exec'd function, and where each ``.grad`` sits in its result."""
-    em = _Emitter(graph)
-    fn_name = em.namer(graph.fn_name or fn_name)
-    args = [em.var(v) for v in graph.inputs] + [em.var(v) for v in graph.params]
-    pos, roots_of, last = _plan(graph)
-    ops = graph.ops
+class _Buffers:
+    """Which buffer each op writes its result into (``out=``), op by op.
 
-    # in-place parameter updates: write the new value straight into the parameter's array
-    written_into: dict[int, Var] = {}
-    result_ids = {id(o) for o in graph.outputs if isinstance(o, Var)}
-    result_ids |= {id(v) for _, v in graph.grad_writes if v is not None}
-    counts: dict[int, int] = {}
-    for _, v in graph.writes:
-        counts[id(v)] = counts.get(id(v), 0) + 1
-    for h, v in graph.writes:
-        if not isinstance(v, Var) or v.kind != "op" or id(v) in result_ids \
-                or counts[id(v)] > 1 or v._node.prim.name not in _UFUNC:
-            continue
-        if v.shape != h.shape or v.dtype != h.dtype or not h.shape:
-            continue
-        i = pos[id(v)]
-        if any(last.get(id(s), -1) > i for s in roots_of(h)):
-            continue
-        written_into[id(v)] = h
+    A result may take the buffer of an input that dies at that op (elementwise ops), a
+    dead value's buffer of the same shape and dtype, or a buffer kept across calls (no
+    page faults on big arrays; so a compiled function is not reentrant across threads).
+    Values that leave the call (results, and whatever they may be views of) need fresh
+    memory. An in-place update of a parameter is written straight into its array.
+    """
 
-    owned = {id(v) for v in ops if v._node.prim.name in _FRESH and v.shape
-             and id(v) not in written_into}
-    # values that leave the call (results, and whatever they may be views of) need fresh
-    # memory; every other out-capable result gets a buffer kept across calls (no page
-    # faults on big arrays). So a compiled function is not reentrant across threads.
-    escaping: set = set()
-    for r in list(graph.outputs) + [v for _, v in graph.grad_writes]:
-        if isinstance(r, Var):
-            escaping.update(id(s) for s in roots_of(r))
-    pool: dict[tuple, list] = {}
-    persistent: set = set()  # names of the buffers kept across calls
-    holder_name: dict[int, str] = {}  # id(storage var) -> Python name holding the buffer
-    deaths: dict[int, list] = {}
-    for sid, i in last.items():
-        deaths.setdefault(i, []).append(sid)
-    storage_of: dict[int, Var] = {}
+    def __init__(self, graph: Graph, em: _Emitter):
+        self.em = em
+        self.pos, self.roots_of, self.last = _plan(graph)
+        self.result_ids = {id(o) for o in graph.outputs if isinstance(o, Var)}
+        self.result_ids |= {id(v) for _, v in graph.grad_writes if v is not None}
+        self.written_into = self._inplace_writes(graph)
+        self.owned = {id(v) for v in graph.ops if _fresh(v) and v.shape
+                      and id(v) not in self.written_into}
+        self.escaping: set = set()
+        for r in list(graph.outputs) + [v for _, v in graph.grad_writes]:
+            if isinstance(r, Var):
+                self.escaping.update(id(s) for s in self.roots_of(r))
+        self.pool: dict[tuple, list] = {}
+        self.persistent: set = set()  # names of the buffers kept across calls
+        self.holder_name: dict[int, str] = {}  # id(storage var) -> name holding the buffer
+        self.storage_of: dict[int, Var] = {}
+        self.deaths: dict[int, list] = {}
+        for sid, i in self.last.items():
+            self.deaths.setdefault(i, []).append(sid)
 
+    def _inplace_writes(self, graph: Graph) -> dict:
+        """Parameter updates computed by an in-place-capable op straight into the array."""
+        written_into: dict[int, Var] = {}
+        counts: dict[int, int] = {}
+        for _, v in graph.writes:
+            counts[id(v)] = counts.get(id(v), 0) + 1
+        for h, v in graph.writes:
+            if not isinstance(v, Var) or v.kind != "op" or id(v) in self.result_ids \
+                    or counts[id(v)] > 1 or not (_rule(v) and _rule(v).inplace):
+                continue
+            if v.shape != h.shape or v.dtype != h.dtype or not h.shape:
+                continue
+            i = self.pos[id(v)]
+            if any(self.last.get(id(s), -1) > i for s in self.roots_of(h)):
+                continue
+            written_into[id(v)] = h
+        return written_into
+
+    def _takes_over(self, i: int, v: Var, d) -> bool:
+        """Whether ``v`` (op ``i``) may write into the buffer of its input ``d``."""
+        return (isinstance(d, Var) and id(d) in self.owned and self.last.get(id(d)) == i
+                and d.shape == v.shape and d.dtype == v.dtype and id(d) in self.holder_name
+                and not (id(v) in self.escaping
+                         and self.holder_name[id(d)] in self.persistent))
+
+    def out_for(self, i: int, v: Var):
+        """(buffer name or None, the input whose buffer it takes over or None)."""
+        if id(v) in self.written_into:
+            return self.em.var(self.written_into[id(v)]), None
+        rule = _rule(v)
+        if rule is None or not v.shape:
+            return None, None
+        if rule.into is not None:  # e.g. where(c, x, 0.0) with x dying here: into x
+            k = rule.into(v._node.inputs)
+            d = v._node.inputs[k] if k is not None else None
+            if d is not None and self._takes_over(i, v, d):
+                return self.holder_name[id(d)], d
+            return None, None
+        if rule.out is None:
+            return None, None
+        if rule.inplace:  # elementwise: may overwrite an input that dies here
+            for d in v._node.inputs:
+                if self._takes_over(i, v, d):
+                    return self.holder_name[id(d)], d
+        return self._pooled(v), None
+
+    def _pooled(self, v: Var) -> str | None:
+        free = self.pool.get((v.shape, v.dtype.str))
+        for j in range(len(free or ()) - 1, -1, -1):
+            if id(v) not in self.escaping or free[j] not in self.persistent:
+                return free.pop(j)
+        if id(v) in self.escaping:
+            return None
+        out = self.em.namer("_buf")
+        self.persistent.add(out)
+        self.em.consts.append(f"{out} = np.empty({v.shape!r}, dtype=np.{v.dtype.name})")
+        return out
+
+    def done(self, i: int, v: Var, buffer: str, consumed) -> None:
+        """Op ``i`` wrote ``v`` into ``buffer``: track who holds it, free dead values."""
+        if id(v) in self.owned:
+            self.holder_name[id(v)] = buffer
+            self.storage_of[id(v)] = v
+        if consumed is not None:
+            self.holder_name.pop(id(consumed), None)
+        for sid in self.deaths.get(i, ()):
+            hn = self.holder_name.pop(sid, None)
+            s = self.storage_of.get(sid)
+            if hn is not None and s is not None and sid not in self.result_ids:
+                self.pool.setdefault((s.shape, s.dtype.str), []).append(hn)
+
+
+def _body(graph: Graph, em: _Emitter, buffers: _Buffers) -> list[str]:
+    """One line per op, with a header where the phase (forward, backward...) changes."""
     lines: list[str] = []
     phase = None
-    for i, v in enumerate(ops):
-        node = v._node
-        pname = node.prim.name
+    for i, v in enumerate(graph.ops):
         if v.phase != phase:
             phase = v.phase
             lines.append("")
             lines.append(f"# ---- {phase} ----")
-        out = None
-        consumed = None
-        if id(v) in written_into:
-            out = em.var(written_into[id(v)])
-        elif pname == "where" and v.shape and isinstance(node.inputs[1], Var) \
-                and not isinstance(node.inputs[2], (Var, np.ndarray)):
-            d = node.inputs[1]  # where(c, x, 0.0) with x dying here: masked write into x
-            if id(d) in owned and last.get(id(d)) == i and d.shape == v.shape \
-                    and d.dtype == v.dtype and id(d) in holder_name and not (
-                        id(v) in escaping and holder_name[id(d)] in persistent):
-                out = holder_name[id(d)]
-                consumed = d
-        elif pname in _OUT_OK and v.shape:
-            key = (v.shape, v.dtype.str)
-            if pname != "matmul":  # elementwise: may overwrite an input that dies here
-                for d in node.inputs:
-                    if isinstance(d, Var) and id(d) in owned and last.get(id(d)) == i \
-                            and d.shape == v.shape and d.dtype == v.dtype \
-                            and id(d) in holder_name and not (
-                                id(v) in escaping and holder_name[id(d)] in persistent):
-                        out = holder_name[id(d)]
-                        consumed = d
-                        break
-            if out is None and pool.get(key):
-                free = pool[key]
-                for j in range(len(free) - 1, -1, -1):
-                    if id(v) not in escaping or free[j] not in persistent:
-                        out = free.pop(j)
-                        break
-            if out is None and id(v) not in escaping:
-                out = em.namer("_buf")
-                persistent.add(out)
-                em.consts.append(f"{out} = np.empty({v.shape!r}, dtype=np.{v.dtype.name})")
+        out, consumed = buffers.out_for(i, v)
         target = em.var(v)
-        expr = em.expr(v, out)
-        lines.append(f"{target} = {expr}" + _comment(v, em))
-        if id(v) in owned:
-            holder_name[id(v)] = out or target  # the name of its buffer
-            storage_of[id(v)] = v
-        if consumed is not None:
-            holder_name.pop(id(consumed), None)
-        for sid in deaths.get(i, ()):
-            hn = holder_name.pop(sid, None)
-            s = storage_of.get(sid)
-            if hn is not None and s is not None and sid not in result_ids:
-                pool.setdefault((s.shape, s.dtype.str), []).append(hn)
+        lines.append(f"{target} = {em.expr(v, out)}" + _comment(v, em))
+        buffers.done(i, v, out or target, consumed)
+    return lines
 
+
+def _module_head(em: _Emitter) -> list[str]:
+    """Imports (``np`` is the backend's array module), helpers and constants."""
+    module = _backend.xp.__name__
+    head = ["import math", "", f"import {module} as np", "", "xp = np", ""]
+    for src in em.helpers.values():
+        head.append(src.rstrip())
+        head.append("")
+    head.extend(em.consts)
+    return head
+
+
+def generate(graph: Graph, fn_name: str = "fn"):
+    """Source text, the exec'd function, and where each ``.grad`` sits in its result."""
+    em = _Emitter(graph)
+    fn_name = em.namer(graph.fn_name or fn_name)
+    args = [em.var(v) for v in graph.inputs] + [em.var(v) for v in graph.params]
+    buffers = _Buffers(graph, em)
+    lines = _body(graph, em, buffers)
     # writes that were not done in place
-    tail = []
-    for h, v in graph.writes:
-        if isinstance(v, Var) and id(v) in written_into:
-            continue
-        tail.append(f"np.copyto({em.var(h)}, {em.lit(v)})")
-    results = []
-    for o in graph.outputs:
-        results.append(_result(o, em))
+    tail = [f"np.copyto({em.var(h)}, {em.lit(v)})" for h, v in graph.writes
+            if not (isinstance(v, Var) and id(v) in buffers.written_into)]
+    results = [_result(o, em) for o in graph.outputs]
     layout = []
     for h, v in graph.grad_writes:
         if v is None:
@@ -434,19 +424,13 @@ def generate(graph: Graph, fn_name: str = "fn"):  # noqa: C901 (to split)
             layout.append((h, len(results)))
             results.append(_result(v, em, own=True))
     if tail:
-        lines.append("")
-        lines.append("# ---- writes ----")
-        lines.extend(tail)
+        lines += ["", "# ---- writes ----"] + tail
     lines.append("return (" + "".join(r + ", " for r in results) + ")")
 
-    head = ["import math", "", "import numpy as np", "", "xp = np", ""]
-    for src in em.helpers.values():
-        head.append(src.rstrip())
-        head.append("")
-    head.extend(em.consts)
     doc = f'    """Generated by graphgrad.compile from {graph.fn_name}."""'
     body = "\n".join(("    " + ln) if ln else "" for ln in lines)
-    src = "\n".join(head) + f"\n\n\ndef {fn_name}({', '.join(args)}):\n{doc}\n{body}\n"
+    src = "\n".join(_module_head(em)) + \
+        f"\n\n\ndef {fn_name}({', '.join(args)}):\n{doc}\n{body}\n"
     ns: dict = {}
     code = compile(src, f"<graphgrad.compile {graph.fn_name}>", "exec")
     exec(code, ns)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.backend import xp
+from ..core.primitive import Rewrite
 from .trace import Graph, Var, var_deps
 
 # ------------------------------------------------------------------ helpers ----
@@ -159,92 +160,42 @@ def fold_constants(graph: Graph) -> int:
 
 
 # ------------------------------------------------------- algebraic identities ----
+# Each primitive declares its own (Primitive.defsimplify, next to its rules): x*1, x+0,
+# x**1, identity, casts/reshapes/broadcasts that change nothing, reductions over size-1
+# axes, transpose of a transpose, reshape of a reshape...
 
-def _is_scalar_value(a, value) -> bool:
-    """``a`` is the number ``value`` (a literal, or a constant array full of it)."""
-    if isinstance(a, Var):
-        if a.kind != "const" or a.value.size > 4096:
-            return False
-        return bool(np.all(a.value == value))
-    if isinstance(a, (bool, np.bool_)):
-        return False
-    if isinstance(a, (int, float, np.number)):
-        return a == value
-    return False
+_MAX_REWRITES = 8  # per op and pass: each rewrite makes the op simpler, so few are needed
 
 
-def _same(v: Var, a) -> bool:
-    """Replacing ``v`` by ``a`` keeps shape and dtype."""
-    return isinstance(a, Var) and a.shape == v.shape and a.dtype == v.dtype
+def _ask(v: Var):
+    """What the primitive's rules make of ``v``: a value to use instead, or None; and the
+    number of rewrites of ``v``'s own node done on the way."""
+    node = v._node
+    rewrites = 0
+    while rewrites < _MAX_REWRITES:
+        for rule in node.prim.simplifications:
+            new = rule(v, *node.inputs, **(node.params or {}))
+            if new is not None:
+                break
+        else:
+            return None, rewrites
+        if not isinstance(new, Rewrite):
+            return new, rewrites
+        node.prim, node.inputs, node.params = new.prim, tuple(new.inputs), dict(new.params)
+        rewrites += 1
+    return None, rewrites
 
 
-def simplify(graph: Graph) -> int:  # noqa: C901 (to split)
-    """x*1, x/1, x+0, x-0, x**1, identity, casts/reshapes/broadcasts that change nothing,
-    reductions over size-1 axes, transpose of a transpose, reshape of a reshape."""
+def simplify(graph: Graph) -> int:
+    """Apply the primitives' algebraic identities; returns how many ops changed."""
     rep: dict = {}
     changed = 0
     for v in graph.ops:
         node = v._node
         node.inputs = tuple(rep.get(id(a), a) if isinstance(a, Var) else a
                             for a in node.inputs)
-        name = node.prim.name
-        ins = node.inputs
-        params = node.params or {}
-        new = None
-        if name in ("mul",):
-            if _is_scalar_value(ins[1], 1) and _same(v, ins[0]):
-                new = ins[0]
-            elif _is_scalar_value(ins[0], 1) and _same(v, ins[1]):
-                new = ins[1]
-        elif name == "add":
-            if _is_scalar_value(ins[1], 0) and _same(v, ins[0]):
-                new = ins[0]
-            elif _is_scalar_value(ins[0], 0) and _same(v, ins[1]):
-                new = ins[1]
-        elif name in ("sub",):
-            if _is_scalar_value(ins[1], 0) and _same(v, ins[0]):
-                new = ins[0]
-        elif name in ("div", "pow"):
-            if _is_scalar_value(ins[1], 1) and _same(v, ins[0]):
-                new = ins[0]
-        elif name in ("identity", "astype", "broadcast_to", "reshape"):
-            if _same(v, ins[0]):
-                new = ins[0]
-            elif name == "reshape" and isinstance(ins[0], Var) and ins[0]._node is not None \
-                    and ins[0]._node.prim.name == "reshape":
-                node.inputs = (ins[0]._node.inputs[0],)  # reshape of a reshape: one reshape
-                changed += 1
-                if _same(v, node.inputs[0]):
-                    new = node.inputs[0]
-        elif name == "transpose":
-            a = ins[0]
-            axes = params["axes"]
-            if tuple(axes) == tuple(range(len(axes))) and _same(v, a):
-                new = a
-            elif isinstance(a, Var) and a._node is not None \
-                    and a._node.prim.name == "transpose":
-                inner = a._node.params["axes"]
-                composed = tuple(inner[i] for i in axes)
-                src = a._node.inputs[0]
-                if composed == tuple(range(len(composed))) and _same(v, src):
-                    new = src
-                else:
-                    node.inputs = (src,)
-                    node.params = {"axes": composed}
-                    changed += 1
-        elif name in ("sum", "mean", "max", "min", "prod"):
-            a = ins[0]
-            axis = params.get("axis")
-            if isinstance(a, Var) and a.shape and a.dtype.kind == "f":
-                axes = range(len(a.shape)) if axis is None else axis
-                if all(a.shape[i] == 1 for i in axes):
-                    if _same(v, a):
-                        new = a
-                    elif v.dtype == a.dtype:  # same values, fewer axes: a reshape
-                        from ..ops.shape import reshape_p
-                        node.prim = reshape_p
-                        node.params = {"shape": v.shape}
-                        changed += 1
+        new, rewrites = _ask(v)
+        changed += rewrites
         if new is not None:
             rep[id(v)] = new
             if isinstance(new, Var) and new.name is None and new.kind == "op":

@@ -2,9 +2,9 @@
 
 Every graphgrad error ends with `` — at file.py:42``, the first line outside graphgrad
 that led to it. Shape and dtype problems in a forward op are explained from the
-operands' shapes (matmul, broadcasting, reshape, concatenate, indexing, ...) rather than
-by NumPy's message; the precise explanation is computed only once an op has failed, so
-it costs nothing on the hot path.
+operands' shapes rather than by NumPy's message: each primitive declares its diagnosis
+(``Primitive.defdiagnose``: matmul's inner dimensions, broadcasting, reshape's sizes,
+indexing, ...), computed only once the op has failed, so it costs nothing on the hot path.
 """
 
 from __future__ import annotations
@@ -99,24 +99,31 @@ def summarize(value) -> str:
     return f"{head} {rng} nan={nan} inf={inf}"
 
 
-def _shape(a) -> tuple | None:
+# ------------------------------------------------------------ per-op diagnoses ----
+# A primitive declares its own (``Primitive.defdiagnose``, next to its rules); these are
+# the pieces they share. A diagnosis returns a precise sentence (without the op name and
+# site), or None to fall back on the backend's message. It runs only after the op failed.
+
+def shape_of(a) -> tuple | None:
+    """The shape of an operand (a Tensor, an array), None for a number."""
     data = _raw(a)
     s = getattr(data, "shape", None)
     return tuple(s) if s is not None else None
 
 
-def _fmt(shape) -> str:
+def fmt_shape(shape) -> str:
+    """``(2, 3)``, or ``scalar`` for None."""
     return str(tuple(shape)) if shape is not None else "scalar"
 
 
-# ------------------------------------------------------------ per-op diagnoses ----
-# Each returns a precise sentence (without the op name and site), or None to fall back
-# on the backend's message. They run only after the op has already failed.
 
-_SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
+def broadcast_problem(shapes) -> str | None:
+    """Why ``shapes`` do not broadcast together (the first clashing dimension), or None.
 
-
-def _broadcast_problem(shapes) -> str | None:
+    >>> broadcast_problem([(2, 3), (4, 3)])
+    'shapes do not broadcast: dimension -2 is 2 in one operand and 4 in another (sizes \
+must match or be 1)'
+    """
     shapes = [s for s in shapes if s is not None]
     nd = max((len(s) for s in shapes), default=0)
     for k in range(1, nd + 1):
@@ -128,132 +135,26 @@ def _broadcast_problem(shapes) -> str | None:
     return None
 
 
-def _diag_broadcast(prim, args, params):
-    shapes = [_shape(a) for a in args]
-    problem = _broadcast_problem(shapes)
-    if problem is None:
-        return None
-    sym = _SYMBOL.get(prim.name)
-    if sym and len(args) == 2:
-        head = f"{_fmt(shapes[0])} {sym} {_fmt(shapes[1])}"
-    else:
-        head = ", ".join(_fmt(s) for s in shapes)
-    return f"{head}: {problem}"
+def diagnose_broadcast(symbol: str | None = None):
+    """The diagnosis of an elementwise op whose operands do not broadcast; ``symbol``
+    (``"+"``) writes a binary op as ``(2, 3) + (4, 3)``.
 
-
-def _diag_matmul(prim, args, params):
-    if len(args) != 2:
-        return None
-    a, b = _shape(args[0]), _shape(args[1])
-    head = f"{_fmt(a)} @ {_fmt(b)}"
-    if not a or not b:
-        which = "left" if not a else "right"
-        return f"{head}: the {which} operand is a scalar; use * to scale"
-    k_a = a[-1]
-    k_b = b[0] if len(b) == 1 else b[-2]
-    if k_a != k_b:
-        where_b = "size" if len(b) == 1 else "rows"
-        return (f"{head}: inner dimensions {k_a} and {k_b} differ (the left operand's "
-                f"columns must equal the right operand's {where_b})")
-    batch_a, batch_b = a[:-2], b[:-2]
-    problem = _broadcast_problem([batch_a, batch_b])
-    if problem:
-        return f"{head}: batch dimensions {batch_a} and {batch_b} do not broadcast"
-    return None
-
-
-def _diag_reshape(prim, args, params):
-    src = _shape(args[0])
-    dst = params.get("shape")
-    if src is None or dst is None:
-        return None
-    n_src = int(np.prod(src, dtype=np.int64))
-    n_dst = int(np.prod([d for d in dst if d != -1], dtype=np.int64))
-    return (f"cannot reshape {_fmt(src)} ({n_src} elements) into {tuple(dst)} "
-            f"({n_dst} elements)")
-
-
-def _diag_concatenate(prim, args, params):
-    axis = params.get("axis", 0)
-    shapes = [_shape(a) for a in args]
-    head = "[" + ", ".join(_fmt(s) for s in shapes) + f"] along axis {axis}"
-    nds = {len(s or ()) for s in shapes}
-    if len(nds) > 1:
-        return f"{head}: all tensors need the same number of dimensions, got {sorted(nds)}"
-    nd = nds.pop()
-    if not -max(nd, 1) <= axis < max(nd, 1) or nd == 0:
-        return f"{head}: axis {axis} is out of range for tensors of {nd} dimensions"
-    first = shapes[0]
-    for i, s in enumerate(shapes[1:], 1):
-        for d in range(nd):
-            if d != axis % nd and s[d] != first[d]:
-                return (f"{head}: tensor {i} has size {s[d]} in dimension {d} but tensor 0 "
-                        f"has {first[d]} (all dimensions except the axis must match)")
-    return None
-
-
-def _diag_getitem(prim, args, params):
-    shape = _shape(args[0])
-    index = params.get("index")
-    if shape is None or index is None:
-        return None
-    idx = index if isinstance(index, tuple) else (index,)
-    axis = 0
-    for pos, i in enumerate(idx):
-        if i is None:
-            continue
-        if i is Ellipsis:  # the remaining indices address the last axes
-            axis = len(shape) - sum(1 for j in idx[pos + 1:] if j is not None)
-            continue
-        if axis >= len(shape):
-            return (f"{_fmt(shape)}[{_index_str(index)}]: too many indices for a tensor of "
-                    f"{len(shape)} dimensions")
-        size = shape[axis]
-        if isinstance(i, (int, np.integer)) and not isinstance(i, bool):
-            if not -size <= i < size:
-                return (f"{_fmt(shape)}[{_index_str(index)}]: index {int(i)} is out of range "
-                        f"for axis {axis} of size {size}")
-        elif isinstance(i, np.ndarray) and i.dtype.kind in "iu" and i.size:
-            lo, hi = int(i.min()), int(i.max())
-            bad = hi if hi >= size else lo
-            if hi >= size or lo < -size:
-                return (f"{_fmt(shape)}[{_index_str(index)}]: index {bad} is out of range "
-                        f"for axis {axis} of size {size}")
-        axis += 1
-    return None
-
-
-def _index_str(index) -> str:
-    idx = index if isinstance(index, tuple) else (index,)
-    parts = []
-    for i in idx:
-        if isinstance(i, slice):
-            parts.append(":".join("" if v is None else str(v)
-                                  for v in (i.start, i.stop, i.step)).rstrip(":") or ":")
-        elif i is Ellipsis:
-            parts.append("...")
-        elif isinstance(i, np.ndarray):
-            parts.append(f"<{i.dtype} array {i.shape}>")
+    >>> import graphgrad as gg
+    >>> d = diagnose_broadcast("+")
+    >>> d(gg.PRIMITIVES["add"], (gg.zeros(2, 3), gg.zeros(4, 3)), {}).split(":")[0]
+    '(2, 3) + (4, 3)'
+    """
+    def diagnose(prim, args, params):
+        shapes = [shape_of(a) for a in args]
+        problem = broadcast_problem(shapes)
+        if problem is None:
+            return None
+        if symbol and len(args) == 2:
+            head = f"{fmt_shape(shapes[0])} {symbol} {fmt_shape(shapes[1])}"
         else:
-            parts.append(repr(i))
-    return ", ".join(parts)
-
-
-_DIAGNOSES = {
-    "matmul": _diag_matmul,
-    "reshape": _diag_reshape,
-    "concatenate": _diag_concatenate,
-    "getitem": _diag_getitem,
-}
-for _name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "where", "less",
-              "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and",
-              "logical_or"):
-    _DIAGNOSES[_name] = _diag_broadcast
-
-
-def register_diagnosis(name: str, fn) -> None:
-    """Add a precise explanation for a failing op: ``fn(prim, args, params) -> str | None``."""
-    _DIAGNOSES[name] = fn
+            head = ", ".join(fmt_shape(s) for s in shapes)
+        return f"{head}: {problem}"
+    return diagnose
 
 
 def op_error(prim, args, params, exc: BaseException, site=None) -> Exception:
@@ -271,7 +172,7 @@ operand's columns must equal the right operand's rows)
         return exc
     site = site or user_site(3)
     detail = None
-    diagnose = _DIAGNOSES.get(getattr(prim, "name", ""))
+    diagnose = getattr(prim, "diagnose", None)
     if diagnose is not None:
         try:
             detail = diagnose(prim, args, params)

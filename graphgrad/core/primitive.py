@@ -13,6 +13,8 @@ a per-thread stack (state.py) that see every op after it is computed.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from . import backend as _backend
 from . import graph as _graph
 from .backend import ARRAY_TYPES, xp
@@ -40,17 +42,20 @@ def unwrap(v):
 class Primitive:
     """One op of the table: forward, VJP rules and JVP rules side by side."""
 
-    def __init__(self, name: str, impl, family: str, differentiable: bool = True,
-                 doc: str | None = None):
+    def __init__(self, name: str, impl, differentiable: bool = True, doc: str | None = None):
         self.name = name
         self.impl = impl  # the NumPy forward
         self._impls: dict = {}  # array module -> forward, for other backends
-        self.family = family
         self.differentiable = differentiable
         self.vjps = None  # tuple: vjps[i](g, out, *args, **params) -> grad of input i
         self.vjp_argnum = None  # or one rule vjp_argnum(i, g, out, *args, **params)
         self.jvps = None  # tuple: jvps[i](t_i, out, *args, **params) -> tangent part
         self.jvp_joint = None  # or jvp_joint(tangents, out, *args, **params)
+        # what other parts of graphgrad know about the op, declared next to its rules
+        # (read by gg.compile and by error messages, never on the eager hot path)
+        self.codegen = None  # CodegenRule: how gg.compile writes it as NumPy source
+        self.simplifications: tuple = ()  # rule(out, *inputs, **params) -> value | None
+        self.diagnose = None  # diagnose(prim, args, params) -> sentence | None
         self.__doc__ = doc
         self.__name__ = name
         if name in PRIMITIVES:
@@ -77,6 +82,62 @@ class Primitive:
     def deflinear(self):
         """JVP of an op linear in its (single) differentiable input: apply it to the tangent."""
         self.jvps = (lambda t, out, *args, **params: self(t, *args[1:], **params),)
+        return self
+
+    # -- declaring what compile and the error messages know --
+    def defcodegen(self, expr=None, *, ufunc: str | None = None, out=None,
+                   inplace: bool | None = None, fresh: bool | None = None, into=None):
+        """How ``gg.compile`` writes this op as one NumPy expression.
+
+        ``expr`` is a format string over the inputs' source (``"{0} + {1}"``; parameters
+        by name, as source literals) or ``expr(em, args, params) -> str`` (``em`` the
+        emitter: ``em.lit(value)``, ``em.axis(axis)``, ``em.index(index)``,
+        ``em.add_helper(name, source)``); None copies the forward in as a helper.
+        ``ufunc``: a NumPy ufunc (``"np.add"``): the default ``expr`` and ``out`` calls,
+        and ``inplace``. ``out``: the same written into a buffer (``{out}`` in the
+        format string). ``inplace``: that buffer may be one of the op's own inputs (an
+        elementwise op), and an update of a parameter may be written straight into it.
+        ``fresh``: the result is a new array, never a view of an input (default: when
+        there is an ``out``). ``into(inputs) -> i | None``: with no ``out`` buffer of
+        its own, the result may be written into input ``i`` when that input dies here.
+
+        >>> import graphgrad as gg
+        >>> gg.PRIMITIVES["add"].codegen.ufunc
+        'np.add'
+        """
+        if ufunc is not None:
+            expr = expr or (lambda em, a, p: f"{ufunc}({', '.join(a)})")
+            out = out or (lambda em, a, p, out: f"{ufunc}({', '.join(a)}, out={out})")
+            inplace = True if inplace is None else inplace
+        self.codegen = CodegenRule(expr, ufunc, out, bool(inplace),
+                                   out is not None if fresh is None else fresh, into)
+        return self
+
+    def defsimplify(self, rule):
+        """An algebraic identity for the graph passes of ``gg.compile``.
+
+        ``rule(out, *inputs, **params)`` gets the traced value (``out.shape``,
+        ``out.dtype``) and the op's inputs (traced values or literals) and returns a
+        value to use instead (an input, say), a ``Rewrite(prim, inputs, params)`` of the
+        op into a simpler one, or None. Several rules are asked in turn.
+
+        >>> import graphgrad as gg
+        >>> len(gg.PRIMITIVES["mul"].simplifications)
+        1
+        """
+        self.simplifications = self.simplifications + (rule,)
+        return self
+
+    def defdiagnose(self, fn):
+        """A precise explanation of a failed forward: ``fn(prim, args, params)`` returns
+        a sentence naming the shapes (without the op name) or None for the backend's
+        message. It runs only once the op has failed.
+
+        >>> import graphgrad as gg
+        >>> gg.PRIMITIVES["matmul"].diagnose is not None
+        True
+        """
+        self.diagnose = fn
         return self
 
     def impl_for(self, module):
@@ -191,3 +252,22 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
+
+
+class CodegenRule(NamedTuple):
+    """What ``Primitive.defcodegen`` declared (see there)."""
+
+    expr: Any
+    ufunc: str | None
+    out: Any
+    inplace: bool
+    fresh: bool
+    into: Any
+
+
+class Rewrite(NamedTuple):
+    """A simplification's answer: compute the value as ``prim(*inputs, **params)``."""
+
+    prim: Primitive
+    inputs: tuple
+    params: dict

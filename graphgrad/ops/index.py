@@ -8,10 +8,9 @@ composites over these two.
 from __future__ import annotations
 
 from ..core.backend import xp
+from ..core.errors import fmt_shape, shape_of
 from ..core.primitive import Primitive
 from ._util import raw
-
-FAMILY = "index"
 
 
 def _is_basic(index) -> bool:
@@ -31,13 +30,62 @@ def _scatter_impl(g, index, shape):
     return out
 
 
-getitem_p = Primitive("getitem", _getitem_impl, FAMILY, doc="x[index]")
-scatter_p = Primitive("scatter_index", _scatter_impl, FAMILY,
+def _getitem_diagnosis(prim, args, params):
+    shape = shape_of(args[0])
+    index = params.get("index")
+    if shape is None or index is None:
+        return None
+    idx = index if isinstance(index, tuple) else (index,)
+    axis = 0
+    for pos, i in enumerate(idx):
+        if i is None:
+            continue
+        if i is Ellipsis:  # the remaining indices address the last axes
+            axis = len(shape) - sum(1 for j in idx[pos + 1:] if j is not None)
+            continue
+        if axis >= len(shape):
+            return (f"{fmt_shape(shape)}[{_index_str(index)}]: too many indices for a tensor of "
+                    f"{len(shape)} dimensions")
+        size = shape[axis]
+        if isinstance(i, (int, xp.integer)) and not isinstance(i, bool):
+            if not -size <= i < size:
+                return (f"{fmt_shape(shape)}[{_index_str(index)}]: index {int(i)} is out of range "
+                        f"for axis {axis} of size {size}")
+        elif isinstance(i, xp.ndarray) and i.dtype.kind in "iu" and i.size:
+            lo, hi = int(i.min()), int(i.max())
+            bad = hi if hi >= size else lo
+            if hi >= size or lo < -size:
+                return (f"{fmt_shape(shape)}[{_index_str(index)}]: index {bad} is out of range "
+                        f"for axis {axis} of size {size}")
+        axis += 1
+    return None
+
+
+def _index_str(index) -> str:
+    idx = index if isinstance(index, tuple) else (index,)
+    parts = []
+    for i in idx:
+        if isinstance(i, slice):
+            parts.append(":".join("" if v is None else str(v)
+                                  for v in (i.start, i.stop, i.step)).rstrip(":") or ":")
+        elif i is Ellipsis:
+            parts.append("...")
+        elif isinstance(i, xp.ndarray):
+            parts.append(f"<{i.dtype} array {i.shape}>")
+        else:
+            parts.append(repr(i))
+    return ", ".join(parts)
+
+
+getitem_p = Primitive("getitem", _getitem_impl, doc="x[index]")
+scatter_p = Primitive("scatter_index", _scatter_impl,
                       doc="zeros(shape) with g added at index (repeats accumulate)")
 
 getitem_p.defvjp(
     lambda g, out, x, index: scatter_p(g, index=index, shape=tuple(x.shape)),
-).deflinear()
+).deflinear().defcodegen(
+    lambda em, a, p: f"{a[0]}[{em.index(p['index'])}]",
+).defdiagnose(_getitem_diagnosis)
 
 scatter_p.defvjp(
     lambda g, out, y, index, shape: getitem_p(g, index=index),

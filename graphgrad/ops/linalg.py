@@ -5,13 +5,11 @@ from __future__ import annotations
 import string
 
 from ..core.backend import xp
-from ..core.errors import ShapeError
+from ..core.errors import ShapeError, broadcast_problem, fmt_shape, shape_of
 from ..core.primitive import Primitive
 from ._util import kept_shape, normalize_axis
 from .elementwise import where
 from .shape import broadcast_to_p, reshape, reshape_p, swapaxes
-
-FAMILY = "linalg"
 
 
 def _nd(x) -> int:
@@ -20,6 +18,27 @@ def _nd(x) -> int:
 
 def _mT(x):
     return swapaxes(x, -1, -2)
+
+
+def _matmul_diagnosis(prim, args, params):
+    if len(args) != 2:
+        return None
+    a, b = shape_of(args[0]), shape_of(args[1])
+    head = f"{fmt_shape(a)} @ {fmt_shape(b)}"
+    if not a or not b:
+        which = "left" if not a else "right"
+        return f"{head}: the {which} operand is a scalar; use * to scale"
+    k_a = a[-1]
+    k_b = b[0] if len(b) == 1 else b[-2]
+    if k_a != k_b:
+        where_b = "size" if len(b) == 1 else "rows"
+        return (f"{head}: inner dimensions {k_a} and {k_b} differ (the left operand's "
+                f"columns must equal the right operand's {where_b})")
+    batch_a, batch_b = a[:-2], b[:-2]
+    problem = broadcast_problem([batch_a, batch_b])
+    if problem:
+        return f"{head}: batch dimensions {batch_a} and {batch_b} do not broadcast"
+    return None
 
 
 # ---- matmul: 1-D operands are promoted as NumPy does; batch dims broadcast ----
@@ -46,13 +65,14 @@ def _matmul_vjp_b(g, out, a, b):
     return matmul(_mT(a), g)
 
 
-matmul = Primitive("matmul", xp.matmul, FAMILY, doc="""Matrix product with NumPy's rules.
+matmul = Primitive("matmul", xp.matmul, doc="""Matrix product with NumPy's rules.
 
 1-D operands are vectors, batch dimensions broadcast. ``W @ x`` has Jacobian ``W``.
 """).defvjp(_matmul_vjp_a, _matmul_vjp_b).defjvp(
     lambda t, out, a, b: matmul(t, b),
     lambda t, out, a, b: matmul(a, t),
-)
+).defcodegen("{0} @ {1}", out="np.matmul({0}, {1}, out={out})", fresh=True,
+             ).defdiagnose(_matmul_diagnosis)
 
 
 def dot(a, b):
@@ -108,7 +128,7 @@ def _einsum_jvp(tangents, out, *operands, spec):
     return total
 
 
-einsum_p = Primitive("einsum", _einsum_impl, FAMILY, doc="Einstein summation.")
+einsum_p = Primitive("einsum", _einsum_impl, doc="Einstein summation.")
 einsum_p.defvjp_argnum(_einsum_vjp).defjvp_joint(_einsum_jvp)
 
 
@@ -163,7 +183,7 @@ def _norm_dir(x, out, axis, keepdims):
     return x / where(o == 0, 1.0, o)
 
 
-norm_p = Primitive("norm", _norm_impl, FAMILY,
+norm_p = Primitive("norm", _norm_impl,
                    doc="2-norm (vector) or Frobenius norm; subgradient 0 at 0.").defvjp(
     lambda g, out, x, axis, keepdims:
         (g if keepdims else reshape_p(g, shape=kept_shape(tuple(x.shape), axis)))

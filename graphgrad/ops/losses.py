@@ -16,12 +16,6 @@ from .elementwise import exp, sigmoid
 from .reduce import mean, sum_p
 from .shape import moveaxis, reshape_p
 
-FAMILY = "nn"
-
-
-def _p(name, impl, doc=None):
-    return Primitive(name, impl, FAMILY, doc=doc)
-
 
 def _softmax_impl(x, axis):
     if x.shape[axis] == 0:  # an empty axis: nothing to normalise, as PyTorch (fuzzer)
@@ -37,17 +31,18 @@ def _log_softmax_impl(x, axis):
     return s - xp.log(xp.sum(xp.exp(s), axis=axis, keepdims=True))
 
 
-softmax_p = _p("softmax", _softmax_impl, "exp(x) / sum(exp(x)) along an axis.").defvjp(
+softmax_p = Primitive("softmax", _softmax_impl, doc="exp(x) / sum(exp(x)) along an axis.").defvjp(
     lambda g, out, x, axis: out * (g - sum_p(g * out, axis=(axis,), keepdims=True)),
 ).defjvp(
     lambda t, out, x, axis: out * (t - sum_p(t * out, axis=(axis,), keepdims=True)),
-)
+).defcodegen(fresh=True)  # the forward copied in as a helper; its result is new
 
-log_softmax_p = _p("log_softmax", _log_softmax_impl, "x - logsumexp(x) along an axis.").defvjp(
+log_softmax_p = Primitive("log_softmax", _log_softmax_impl,
+                          doc="x - logsumexp(x) along an axis.").defvjp(
     lambda g, out, x, axis: g - exp(out) * sum_p(g, axis=(axis,), keepdims=True),
 ).defjvp(
     lambda t, out, x, axis: t - sum_p(exp(out) * t, axis=(axis,), keepdims=True),
-)
+).defcodegen(fresh=True)
 
 
 def softmax(x, axis: int = -1):
@@ -134,8 +129,8 @@ def _ce_jvp(tangents, out, logits, target, reduction):
     return _ce_scale(total, logits, reduction)
 
 
-cross_entropy_p = _p("cross_entropy", _ce_impl,
-                     "Softmax cross-entropy over the last axis (fused, stable).")
+cross_entropy_p = Primitive("cross_entropy", _ce_impl,
+                            doc="Softmax cross-entropy over the last axis (fused, stable).")
 cross_entropy_p.defvjp(_ce_vjp_logits, _ce_vjp_target).defjvp_joint(_ce_jvp)
 
 
@@ -201,8 +196,8 @@ def _bce_scale(g, x, reduction):
     return g
 
 
-bce_with_logits_p = _p("binary_cross_entropy_with_logits", _bce_impl,
-                       "Sigmoid + binary cross-entropy, fused and stable.").defvjp(
+bce_with_logits_p = Primitive("binary_cross_entropy_with_logits", _bce_impl,
+                              doc="Sigmoid + binary cross-entropy, fused and stable.").defvjp(
     lambda g, out, x, y, reduction: (sigmoid(x) - y) * _bce_scale(g, x, reduction),
     lambda g, out, x, y, reduction: -x * _bce_scale(g, x, reduction),
 ).defjvp(

@@ -11,16 +11,11 @@ import builtins
 from ..core.backend import xp
 from ..core.primitive import Primitive
 from ..core.state import tracer
+from ._simplify import Rewrite, same
 from ._util import kept_shape, normalize_axis, reduced_size
 from ._util import raw as _raw
 from .elementwise import exp, sqrt, where
 from .shape import broadcast_to_p, reshape_p, transpose_p
-
-FAMILY = "reduce"
-
-
-def _p(name, impl, doc=None, differentiable=True):
-    return Primitive(name, impl, FAMILY, differentiable=differentiable, doc=doc)
 
 
 def _expand(g, x, axis, keepdims):
@@ -36,24 +31,50 @@ def _spread(g, x, axis, keepdims):
     return broadcast_to_p(_expand(g, x, axis, keepdims), shape=tuple(x.shape))
 
 
+def _reduce_source(fn: str):
+    """Codegen of a reduction: ``np.sum(x, axis=1, keepdims=True)``."""
+    def source(em, a, p):
+        args = [a[0]]
+        if p.get("axis") is not None:
+            args.append(f"axis={em.axis(p['axis'])}")
+        if p.get("keepdims"):
+            args.append("keepdims=True")
+        return f"{fn}({', '.join(args)})"
+    return source
+
+
+def _size1_axes(out, x, axis, keepdims):
+    """A reduction over axes of size 1 changes no value: x itself, or a reshape."""
+    shape = getattr(x, "shape", None)
+    if not hasattr(x, "_node") or not shape or x.dtype.kind != "f":
+        return None
+    if not all(shape[i] == 1 for i in (range(len(shape)) if axis is None else axis)):
+        return None
+    if same(out, x):
+        return x
+    if out.dtype == x.dtype:
+        return Rewrite(reshape_p, (x,), {"shape": tuple(out.shape)})
+    return None
+
+
 # ---- sum and mean ----
 def _sum_impl(x, axis, keepdims):
     return xp.sum(x, axis=axis, keepdims=keepdims)
 
 
-sum_p = _p("sum", _sum_impl, "Sum over axes.").defvjp(
+sum_p = Primitive("sum", _sum_impl, doc="Sum over axes.").defvjp(
     lambda g, out, x, axis, keepdims: _spread(g, x, axis, keepdims),
-).deflinear()
+).deflinear().defcodegen(_reduce_source("np.sum"), fresh=True).defsimplify(_size1_axes)
 
 
 def _mean_impl(x, axis, keepdims):
     return xp.mean(x, axis=axis, keepdims=keepdims)
 
 
-mean_p = _p("mean", _mean_impl, "Mean over axes.").defvjp(
+mean_p = Primitive("mean", _mean_impl, doc="Mean over axes.").defvjp(
     lambda g, out, x, axis, keepdims:
         _spread(g, x, axis, keepdims) / reduced_size(tuple(x.shape), axis),
-).deflinear()
+).deflinear().defcodegen(_reduce_source("np.mean"), fresh=True).defsimplify(_size1_axes)
 
 
 # ---- max and min: ties share the gradient ----
@@ -87,10 +108,12 @@ def _extreme_jvp(t, out, x, axis, keepdims):
     return sum_p(t * w, axis=axis, keepdims=keepdims)
 
 
-amax_p = _p("max", _amax_impl, "Max over axes; ties split the gradient evenly.")
+amax_p = Primitive("max", _amax_impl, doc="Max over axes; ties split the gradient evenly.")
 amax_p.defvjp(_extreme_vjp).defjvp(_extreme_jvp)
-amin_p = _p("min", _amin_impl, "Min over axes; ties split the gradient evenly.")
+amax_p.defcodegen(_reduce_source("np.max"), fresh=True).defsimplify(_size1_axes)
+amin_p = Primitive("min", _amin_impl, doc="Min over axes; ties split the gradient evenly.")
 amin_p.defvjp(_extreme_vjp).defjvp(_extreme_jvp)
+amin_p.defcodegen(_reduce_source("np.min"), fresh=True).defsimplify(_size1_axes)
 
 
 # ---- prod: exact at zeros ----
@@ -131,12 +154,12 @@ def _prod_vjp(g, out, x, axis, keepdims):
     return xp.where(many, 0.0, grad)
 
 
-prod_p = _p("prod", _prod_impl, "Product over axes (gradient exact with zeros).").defvjp(
+prod_p = Primitive("prod", _prod_impl, doc="Product over axes (gradient exact with zeros).").defvjp(
     _prod_vjp,
 ).defjvp(
     lambda t, out, x, axis, keepdims:
         sum_p(t * _prod_partials(x, out, axis, keepdims), axis=axis, keepdims=keepdims),
-)
+).defcodegen(_reduce_source("np.prod"), fresh=True).defsimplify(_size1_axes)
 
 
 # ---- logsumexp ----
@@ -155,7 +178,8 @@ def _lse_weights(x, out, axis, keepdims):
     return exp(x - _expand(out, x, axis, keepdims))
 
 
-logsumexp_p = _p("logsumexp", _logsumexp_impl, "log(sum(exp(x))) without overflow.").defvjp(
+logsumexp_p = Primitive("logsumexp", _logsumexp_impl,
+                        doc="log(sum(exp(x))) without overflow.").defvjp(
     lambda g, out, x, axis, keepdims:
         _expand(g, x, axis, keepdims) * _lse_weights(x, out, axis, keepdims),
 ).defjvp(
@@ -164,10 +188,12 @@ logsumexp_p = _p("logsumexp", _logsumexp_impl, "log(sum(exp(x))) without overflo
 )
 
 # ---- no gradient ----
-argmax_p = _p("argmax", lambda x, axis, keepdims: xp.argmax(x, axis=axis, keepdims=keepdims),
-              "Index of the max.", differentiable=False)
-argmin_p = _p("argmin", lambda x, axis, keepdims: xp.argmin(x, axis=axis, keepdims=keepdims),
-              "Index of the min.", differentiable=False)
+argmax_p = Primitive("argmax", lambda x, axis, keepdims: xp.argmax(x, axis=axis, keepdims=keepdims),
+              doc="Index of the max.", differentiable=False)
+argmax_p.defcodegen(_reduce_source("np.argmax"))
+argmin_p = Primitive("argmin", lambda x, axis, keepdims: xp.argmin(x, axis=axis, keepdims=keepdims),
+              doc="Index of the min.", differentiable=False)
+argmin_p.defcodegen(_reduce_source("np.argmin"))
 
 
 # ---- public functions ----

@@ -6,15 +6,10 @@ from __future__ import annotations
 import operator
 
 from ..core.backend import xp
-from ..core.errors import ShapeError
+from ..core.errors import ShapeError, fmt_shape, shape_of
 from ..core.primitive import Primitive
+from ._simplify import Rewrite, made_by, same, unchanged
 from ._util import normalize_axis, raw
-
-FAMILY = "shape"
-
-
-def _p(name, impl, doc=None):
-    return Primitive(name, impl, FAMILY, doc=doc)
 
 
 def _shape_of(x) -> tuple:
@@ -43,18 +38,38 @@ def _reshape_impl(x, shape):
     return xp.reshape(x, shape)
 
 
-reshape_p = _p("reshape", _reshape_impl, "Same data, new shape.").defvjp(
+def _reshape_diagnosis(prim, args, params):
+    src = shape_of(args[0])
+    dst = params.get("shape")
+    if src is None or dst is None:
+        return None
+    n_src = int(xp.prod(src, dtype=xp.int64))
+    n_dst = int(xp.prod([d for d in dst if d != -1], dtype=xp.int64))
+    return (f"cannot reshape {fmt_shape(src)} ({n_src} elements) into {tuple(dst)} "
+            f"({n_dst} elements)")
+
+
+def _reshape_of_reshape(out, x, shape):
+    inner = made_by(x, reshape_p)
+    return Rewrite(reshape_p, (inner.inputs[0],), {"shape": shape}) if inner else None
+
+
+reshape_p = Primitive("reshape", _reshape_impl, doc="Same data, new shape.").defvjp(
     lambda g, out, x, shape: reshape_p(g, shape=_shape_of(x)),
-).deflinear()
+).deflinear().defcodegen(
+    lambda em, a, p: f"np.reshape({a[0]}, {em.lit(tuple(p['shape']))})",
+).defsimplify(unchanged).defsimplify(_reshape_of_reshape).defdiagnose(_reshape_diagnosis)
 
 
 def _broadcast_impl(x, shape):
     return xp.broadcast_to(x, shape)
 
 
-broadcast_to_p = _p("broadcast_to", _broadcast_impl, "Broadcast to a shape.").defvjp(
+broadcast_to_p = Primitive("broadcast_to", _broadcast_impl, doc="Broadcast to a shape.").defvjp(
     lambda g, out, x, shape: sum_to(g, _shape_of(x)),
-).deflinear()
+).deflinear().defcodegen(
+    lambda em, a, p: f"np.broadcast_to({a[0]}, {em.lit(tuple(p['shape']))})",
+).defsimplify(unchanged)
 
 
 def _transpose_impl(x, axes):
@@ -68,9 +83,27 @@ def _inverse_perm(axes):
     return tuple(inv)
 
 
-transpose_p = _p("transpose", _transpose_impl, "Permute the axes.").defvjp(
+def _transpose_source(em, a, p):
+    axes = tuple(p["axes"])
+    if axes == tuple(reversed(range(len(axes)))):
+        return f"{a[0]}.T"
+    return f"np.transpose({a[0]}, {em.lit(axes)})"
+
+
+def _transpose_simplify(out, x, axes):
+    """No permutation at all; a transpose of a transpose is one transpose (or none)."""
+    if tuple(axes) == tuple(range(len(axes))) and same(out, x):
+        return x
+    inner = made_by(x, transpose_p)
+    if inner is None:
+        return None
+    composed = tuple(inner.params["axes"][i] for i in axes)
+    return Rewrite(transpose_p, (inner.inputs[0],), {"axes": composed})
+
+
+transpose_p = Primitive("transpose", _transpose_impl, doc="Permute the axes.").defvjp(
     lambda g, out, x, axes: transpose_p(g, axes=_inverse_perm(axes)),
-).deflinear()
+).deflinear().defcodegen(_transpose_source).defsimplify(_transpose_simplify)
 
 
 def _concat_impl(*xs, axis):
@@ -95,8 +128,29 @@ def _zeros_like(x):
     return xp.zeros(xp.shape(data), dtype=getattr(data, "dtype", None))
 
 
-concatenate_p = _p("concatenate", _concat_impl, "Join tensors along an existing axis.")
-concatenate_p.defvjp_argnum(_concat_vjp).defjvp_joint(_concat_jvp)
+def _concat_diagnosis(prim, args, params):
+    axis = params.get("axis", 0)
+    shapes = [shape_of(a) for a in args]
+    head = "[" + ", ".join(fmt_shape(s) for s in shapes) + f"] along axis {axis}"
+    nds = {len(s or ()) for s in shapes}
+    if len(nds) > 1:
+        return f"{head}: all tensors need the same number of dimensions, got {sorted(nds)}"
+    nd = nds.pop()
+    if not -max(nd, 1) <= axis < max(nd, 1) or nd == 0:
+        return f"{head}: axis {axis} is out of range for tensors of {nd} dimensions"
+    first = shapes[0]
+    for i, s in enumerate(shapes[1:], 1):
+        for d in range(nd):
+            if d != axis % nd and s[d] != first[d]:
+                return (f"{head}: tensor {i} has size {s[d]} in dimension {d} but tensor 0 "
+                        f"has {first[d]} (all dimensions except the axis must match)")
+    return None
+
+
+concatenate_p = Primitive("concatenate", _concat_impl, doc="Join tensors along an existing axis.")
+concatenate_p.defvjp_argnum(_concat_vjp).defjvp_joint(_concat_jvp).defcodegen(
+    lambda em, a, p: f"np.concatenate(({', '.join(a)},), axis={em.lit(p['axis'])})",
+    fresh=True).defdiagnose(_concat_diagnosis)
 
 
 def _pad_impl(x, pad_width, value=0.0):
@@ -110,7 +164,7 @@ def _unpad(g, pad_width):
     return getitem_p(g, index=index)
 
 
-pad_p = _p("pad", _pad_impl, "Pad with a constant value.").defvjp(
+pad_p = Primitive("pad", _pad_impl, doc="Pad with a constant value.").defvjp(
     lambda g, out, x, pad_width, value=0.0: _unpad(g, pad_width),
 ).defjvp(
     lambda t, out, x, pad_width, value=0.0: pad_p(t, pad_width=pad_width, value=0.0),
@@ -121,9 +175,9 @@ def _flip_impl(x, axis):
     return xp.flip(x, axis)
 
 
-flip_p = _p("flip", _flip_impl, "Reverse the order of elements along axes.").defvjp(
+flip_p = Primitive("flip", _flip_impl, doc="Reverse the order of elements along axes.").defvjp(
     lambda g, out, x, axis: flip_p(g, axis=axis),
-).deflinear()
+).deflinear().defcodegen(lambda em, a, p: f"np.flip({a[0]}, {em.axis(p['axis'])})")
 
 
 # ---- public functions ----
