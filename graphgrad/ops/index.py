@@ -7,7 +7,8 @@ composites over these two.
 
 from __future__ import annotations
 
-from ..core.backend import xp
+from ..core.backend import array_module
+from ..core.backend import xp as _np
 from ..core.primitive import Primitive
 from ._util import raw
 
@@ -23,11 +24,12 @@ def _getitem_impl(x, index):
 
 
 def _scatter_impl(g, index, shape):
-    out = xp.zeros(shape, dtype=g.dtype)
+    m = array_module(g)
+    out = m.zeros(shape, dtype=g.dtype)
     if _is_basic(index):
         out[index] = g  # basic indexing never repeats an element
     else:
-        xp.add.at(out, index, g)
+        m.add.at(out, index, g)
     return out
 
 
@@ -51,8 +53,8 @@ def _clean_index(index):
     out = []
     for i in index:
         i = raw(i)  # Tensors used as indices
-        if isinstance(i, list):
-            i = xp.asarray(i)
+        if isinstance(i, list):  # a host index (a device array indexes with a host one)
+            i = _np.asarray(i)
         if hasattr(i, "dtype") and getattr(i, "ndim", 1) == 0 and i.dtype.kind in "iu":
             i = int(i)
         out.append(i)
@@ -64,9 +66,12 @@ def getitem(x, index):
     return getitem_p(x, index=_clean_index(index))
 
 
-def _along_axis_index(indices, axis: int, ndim: int):
-    """The fancy index that makes ``x[idx] == take_along_axis(x, indices, axis)``."""
-    indices = xp.asarray(raw(indices))
+def _along_axis_index(indices, axis: int, ndim: int, like=None):
+    """The fancy index that makes ``x[idx] == take_along_axis(x, indices, axis)``, on the
+    backend of ``indices`` or else of ``like`` (the indexed array)."""
+    indices = raw(indices)
+    m = array_module(indices, raw(like))
+    indices = m.asarray(indices)  # a list or a host array moves to x's device
     shape = indices.shape
     grid = []
     for d in range(ndim):
@@ -75,14 +80,14 @@ def _along_axis_index(indices, axis: int, ndim: int):
         else:
             r = [1] * ndim
             r[d] = shape[d]
-            grid.append(xp.arange(shape[d]).reshape(r))
+            grid.append(m.arange(shape[d]).reshape(r))
     return tuple(grid)
 
 
 def take_along_axis(x, indices, axis: int):
     """NumPy's take_along_axis (PyTorch's gather with ``dim=axis``)."""
     nd = len(x.shape)
-    return getitem_p(x, index=_along_axis_index(indices, axis % nd, nd))
+    return getitem_p(x, index=_along_axis_index(indices, axis % nd, nd, x))
 
 
 def gather(x, dim: int, index):
@@ -93,12 +98,13 @@ def gather(x, dim: int, index):
 def index_select(x, axis: int, index):
     """Select entries along ``axis`` by an integer index vector (repeats allowed)."""
     nd = len(x.shape)
-    idx = xp.asarray(raw(index))
+    idx = raw(index)
+    idx = array_module(idx, raw(x)).asarray(idx)
     return getitem_p(x, index=(slice(None),) * (axis % nd) + (idx,))
 
 
 def scatter_add(x, dim: int, index, src):
     """PyTorch's ``x.scatter_add(dim, index, src)``: out = x, then out[index] += src."""
     nd = len(x.shape)
-    idx = _along_axis_index(index, dim % nd, nd)
+    idx = _along_axis_index(index, dim % nd, nd, x)
     return x + scatter_p(src, index=idx, shape=tuple(x.shape))

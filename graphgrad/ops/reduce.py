@@ -9,7 +9,8 @@ from __future__ import annotations
 import builtins
 
 from ..core import primitive as _prim
-from ..core.backend import xp
+from ..core.backend import array_module
+from ..core.backend import xp as _np
 from ..core.primitive import Primitive
 from ._util import kept_shape, normalize_axis, reduced_size
 from ._util import raw as _raw
@@ -38,7 +39,7 @@ def _spread(g, x, axis, keepdims):
 
 # ---- sum and mean ----
 def _sum_impl(x, axis, keepdims):
-    return xp.sum(x, axis=axis, keepdims=keepdims)
+    return array_module(x).sum(x, axis=axis, keepdims=keepdims)
 
 
 sum_p = _p("sum", _sum_impl, "Sum over axes.").defvjp(
@@ -47,7 +48,7 @@ sum_p = _p("sum", _sum_impl, "Sum over axes.").defvjp(
 
 
 def _mean_impl(x, axis, keepdims):
-    return xp.mean(x, axis=axis, keepdims=keepdims)
+    return array_module(x).mean(x, axis=axis, keepdims=keepdims)
 
 
 mean_p = _p("mean", _mean_impl, "Mean over axes.").defvjp(
@@ -64,11 +65,11 @@ def _tie_weights(x, out, axis, keepdims):
 
 
 def _amax_impl(x, axis, keepdims):
-    return xp.amax(x, axis=axis, keepdims=keepdims)
+    return array_module(x).max(x, axis=axis, keepdims=keepdims)
 
 
 def _amin_impl(x, axis, keepdims):
-    return xp.amin(x, axis=axis, keepdims=keepdims)
+    return array_module(x).min(x, axis=axis, keepdims=keepdims)
 
 
 def _const(v):
@@ -95,7 +96,7 @@ amin_p.defvjp(_extreme_vjp).defjvp(_extreme_jvp)
 
 # ---- prod: exact at zeros ----
 def _prod_impl(x, axis, keepdims):
-    return xp.prod(x, axis=axis, keepdims=keepdims)
+    return array_module(x).prod(x, axis=axis, keepdims=keepdims)
 
 
 def _prod_partials(x, out, axis, keepdims):
@@ -104,8 +105,13 @@ def _prod_partials(x, out, axis, keepdims):
     Without zeros that is prod / x_i. With a zero in x, division would give 0/0, so each
     partial is an explicit product with x_i replaced by 1 (n x n per slice; zeros are rare).
     """
-    if _prim._trace_hook is None and not xp.any(_raw(x) == 0):  # traced: the general form
-        return _expand(out, x, axis, keepdims) / x
+    if _prim._trace_hook is None:  # traced: the general form
+        rx = _raw(x)
+        m = array_module(rx)
+        if m is not _np and not isinstance(x, _prim.Tensor):
+            return _exclusive_products(m, rx, axis)  # exact at zeros, no host sync
+        if not m.any(rx == 0):
+            return _expand(out, x, axis, keepdims) / x
     shape = tuple(x.shape)
     red = tuple(range(len(shape))) if axis is None else axis
     kept = tuple(d for d in range(len(shape)) if d not in red)
@@ -113,22 +119,42 @@ def _prod_partials(x, out, axis, keepdims):
     lead = tuple(shape[d] for d in kept)
     # reduced axes last, flattened to one axis of n; row i of the (n, n) block has x_i := 1
     xt = reshape_p(transpose_p(x, axes=kept + red), shape=lead + (1, n))
-    others = prod_p(where(xp.eye(n, dtype=bool), 1.0, xt), axis=(len(lead) + 1,),
+    eye = array_module(_raw(x)).eye(n, dtype=bool)
+    others = prod_p(where(eye, 1.0, xt), axis=(len(lead) + 1,),
                     keepdims=False)
     back = reshape_p(others, shape=lead + tuple(shape[d] for d in red))
     inverse = tuple((kept + red).index(d) for d in range(len(shape)))
     return transpose_p(back, axes=inverse)
 
 
+def _exclusive_products(m, x, axis):
+    """The product of the other elements of each reduced slice, on raw arrays of module
+    ``m``: prefix times suffix products, exact with zeros, with no data-dependent branch
+    (a device would have to synchronise to test for zeros)."""
+    shape = tuple(x.shape)
+    red = tuple(range(len(shape))) if axis is None else axis
+    kept = tuple(d for d in range(len(shape)) if d not in red)
+    lead = tuple(shape[d] for d in kept)
+    xt = m.reshape(m.transpose(x, kept + red), lead + (-1,))
+    ones = m.ones(lead + (1,), dtype=x.dtype)
+    before = m.cumprod(m.concatenate([ones, xt[..., :-1]], axis=-1), axis=-1)
+    after = m.flip(m.cumprod(m.flip(m.concatenate([xt[..., 1:], ones], axis=-1), axis=-1),
+                             axis=-1), axis=-1)
+    back = m.reshape(before * after, lead + tuple(shape[d] for d in red))
+    inverse = tuple((kept + red).index(d) for d in range(len(shape)))
+    return m.transpose(back, inverse)
+
+
 def _prod_vjp(g, out, x, axis, keepdims):
     grad = _expand(g, x, axis, keepdims) * _prod_partials(x, out, axis, keepdims)
-    if type(grad) is not xp.ndarray or xp.isfinite(xp.sum(g)):  # recorded, or finite g
-        return grad
+    m = array_module(grad)
+    if m is _np and (type(grad) is not _np.ndarray or _np.isfinite(_np.sum(g))):
+        return grad  # recorded (a Tensor: a mask would cut the second derivative), or finite g
     # two or more zeros in a slice: every partial is exactly 0 and so is the gradient, even
     # under an inf or NaN cotangent (0 * inf = nan; PyTorch: 0 for a full product; fuzzer).
-    # Only on raw arrays: when recorded, the mask would cut the second derivative
-    many = xp.sum(x == 0, axis=axis, keepdims=True) >= 2
-    return xp.where(many, 0.0, grad)
+    # A device always masks: testing g first would synchronise with the host
+    many = m.sum(x == 0, axis=axis, keepdims=True) >= 2
+    return m.where(many, 0.0, grad)
 
 
 prod_p = _p("prod", _prod_impl, "Product over axes (gradient exact with zeros).").defvjp(
@@ -141,11 +167,12 @@ prod_p = _p("prod", _prod_impl, "Product over axes (gradient exact with zeros)."
 
 # ---- logsumexp ----
 def _logsumexp_impl(x, axis, keepdims):
+    xm = array_module(x)
     if reduced_size(x.shape, axis) == 0:  # log of an empty sum: -inf, as PyTorch (fuzzer)
-        return xp.full_like(xp.sum(x, axis=axis, keepdims=keepdims), -xp.inf)
-    m = xp.amax(x, axis=axis, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or inf) slices: no shift
-    s = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+        return xm.full_like(xm.sum(x, axis=axis, keepdims=keepdims), -_np.inf)
+    m = xm.max(x, axis=axis, keepdims=True)
+    m = xm.where(xm.isfinite(m), m, 0)  # all -inf (or inf) slices: no shift
+    s = xm.log(xm.sum(xm.exp(x - m), axis=axis, keepdims=True)) + m
     if keepdims:
         return s
     return s.reshape(tuple(d for i, d in enumerate(x.shape) if axis is not None and i not in axis))
@@ -164,10 +191,16 @@ logsumexp_p = _p("logsumexp", _logsumexp_impl, "log(sum(exp(x))) without overflo
 )
 
 # ---- no gradient ----
-argmax_p = _p("argmax", lambda x, axis, keepdims: xp.argmax(x, axis=axis, keepdims=keepdims),
-              "Index of the max.", differentiable=False)
-argmin_p = _p("argmin", lambda x, axis, keepdims: xp.argmin(x, axis=axis, keepdims=keepdims),
-              "Index of the min.", differentiable=False)
+def _argmax_impl(x, axis, keepdims):
+    return array_module(x).argmax(x, axis=axis, keepdims=keepdims)
+
+
+def _argmin_impl(x, axis, keepdims):
+    return array_module(x).argmin(x, axis=axis, keepdims=keepdims)
+
+
+argmax_p = _p("argmax", _argmax_impl, "Index of the max.", differentiable=False)
+argmin_p = _p("argmin", _argmin_impl, "Index of the min.", differentiable=False)
 
 
 # ---- public functions ----

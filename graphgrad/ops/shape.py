@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import operator
 
-from ..core.backend import xp
+from ..core.backend import array_module
 from ..core.errors import ShapeError
 from ..core.primitive import Primitive
 from ._util import normalize_axis, raw
@@ -40,7 +40,7 @@ def sum_to(g, shape: tuple):
 
 # ---- primitives ----
 def _reshape_impl(x, shape):
-    return xp.reshape(x, shape)
+    return array_module(x).reshape(x, shape)
 
 
 reshape_p = _p("reshape", _reshape_impl, "Same data, new shape.").defvjp(
@@ -49,7 +49,7 @@ reshape_p = _p("reshape", _reshape_impl, "Same data, new shape.").defvjp(
 
 
 def _broadcast_impl(x, shape):
-    return xp.broadcast_to(x, shape)
+    return array_module(x).broadcast_to(x, shape)
 
 
 broadcast_to_p = _p("broadcast_to", _broadcast_impl, "Broadcast to a shape.").defvjp(
@@ -58,7 +58,7 @@ broadcast_to_p = _p("broadcast_to", _broadcast_impl, "Broadcast to a shape.").de
 
 
 def _transpose_impl(x, axes):
-    return xp.transpose(x, axes)
+    return array_module(x).transpose(x, axes)
 
 
 def _inverse_perm(axes):
@@ -74,7 +74,7 @@ transpose_p = _p("transpose", _transpose_impl, "Permute the axes.").defvjp(
 
 
 def _concat_impl(*xs, axis):
-    return xp.concatenate(xs, axis=axis)
+    return array_module(*xs).concatenate(xs, axis=axis)
 
 
 def _concat_vjp(i, g, out, *xs, axis):
@@ -92,7 +92,7 @@ def _concat_jvp(tangents, out, *xs, axis):
 
 def _zeros_like(x):
     data = raw(x)
-    return xp.zeros(xp.shape(data), dtype=getattr(data, "dtype", None))
+    return array_module(data).zeros(_shape_of(data), dtype=getattr(data, "dtype", None))
 
 
 concatenate_p = _p("concatenate", _concat_impl, "Join tensors along an existing axis.")
@@ -100,7 +100,7 @@ concatenate_p.defvjp_argnum(_concat_vjp).defjvp_joint(_concat_jvp)
 
 
 def _pad_impl(x, pad_width, value=0.0):
-    return xp.pad(x, pad_width, mode="constant", constant_values=value)
+    return array_module(x).pad(x, pad_width, mode="constant", constant_values=value)
 
 
 def _unpad(g, pad_width):
@@ -118,7 +118,7 @@ pad_p = _p("pad", _pad_impl, "Pad with a constant value.").defvjp(
 
 
 def _flip_impl(x, axis):
-    return xp.flip(x, axis)
+    return array_module(x).flip(x, axis)
 
 
 flip_p = _p("flip", _flip_impl, "Reverse the order of elements along axes.").defvjp(
@@ -287,7 +287,8 @@ def repeat(x, repeats: int, axis=None):
     axis = axis % len(shape)
     if not isinstance(repeats, int):
         from .index import index_select
-        idx = xp.repeat(xp.arange(shape[axis]), xp.asarray(repeats))
+        m = array_module(raw(x))  # the index lives where x does
+        idx = m.repeat(m.arange(shape[axis]), m.asarray(raw(repeats)))
         return index_select(x, axis, idx)
     y = unsqueeze(x, axis + 1)
     y = broadcast_to(y, shape[:axis + 1] + (repeats,) + shape[axis + 1:])
