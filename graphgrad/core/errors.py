@@ -9,11 +9,13 @@ it costs nothing on the hot path.
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 
 import numpy as np
 
+from . import backend as _B
 from .graph import _PKG_DIR, format_site, user_site
 
 _AT = " — at "
@@ -63,7 +65,9 @@ class GraphgradWarning(UserWarning):
 
 def _raw(value):
     """The array inside a Tensor; arrays and numbers as they are (ndarray.data is a buffer)."""
-    return value if isinstance(value, np.ndarray) else getattr(value, "data", value)
+    if _B.is_array(value) or isinstance(value, np.ndarray):  # NumPy subclasses too
+        return value
+    return getattr(value, "data", value)
 
 
 def describe(value) -> str:
@@ -79,9 +83,9 @@ def describe(value) -> str:
 def summarize(value) -> str:
     """Shape, dtype, min/max (over finite values) and NaN/Inf counts of an operand."""
     data = _raw(value)
-    if not isinstance(data, (np.ndarray, np.generic)):
+    if not (_B.is_array(data) or isinstance(data, np.generic)):
         return repr(value)
-    data = np.asarray(data)
+    data = _B.to_numpy(data)  # an error message: a device array is copied to the host
     head = f"{tuple(data.shape)} {data.dtype}"
     if data.size == 0:
         return head + " (empty)"
@@ -165,8 +169,8 @@ def _diag_reshape(prim, args, params):
     dst = params.get("shape")
     if src is None or dst is None:
         return None
-    n_src = int(np.prod(src, dtype=np.int64))
-    n_dst = int(np.prod([d for d in dst if d != -1], dtype=np.int64))
+    n_src = math.prod(src)
+    n_dst = math.prod(d for d in dst if d != -1)
     return (f"cannot reshape {_fmt(src)} ({n_src} elements) into {tuple(dst)} "
             f"({n_dst} elements)")
 
@@ -211,7 +215,7 @@ def _diag_getitem(prim, args, params):
             if not -size <= i < size:
                 return (f"{_fmt(shape)}[{_index_str(index)}]: index {int(i)} is out of range "
                         f"for axis {axis} of size {size}")
-        elif isinstance(i, np.ndarray) and i.dtype.kind in "iu" and i.size:
+        elif _B.is_array(i) and i.dtype.kind in "iu" and i.size:
             lo, hi = int(i.min()), int(i.max())
             bad = hi if hi >= size else lo
             if hi >= size or lo < -size:
@@ -230,7 +234,7 @@ def _index_str(index) -> str:
                                   for v in (i.start, i.stop, i.step)).rstrip(":") or ":")
         elif i is Ellipsis:
             parts.append("...")
-        elif isinstance(i, np.ndarray):
+        elif _B.is_array(i):
             parts.append(f"<{i.dtype} array {i.shape}>")
         else:
             parts.append(repr(i))

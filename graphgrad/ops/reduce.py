@@ -135,7 +135,10 @@ def _exclusive_products(m, x, axis):
     red = tuple(range(len(shape))) if axis is None else axis
     kept = tuple(d for d in range(len(shape)) if d not in red)
     lead = tuple(shape[d] for d in kept)
-    xt = m.reshape(m.transpose(x, kept + red), lead + (-1,))
+    n = reduced_size(shape, red)
+    if n == 0:  # empty slices: x has no elements to have partials
+        return m.zeros(shape, dtype=x.dtype)
+    xt = m.reshape(m.transpose(x, kept + red), lead + (n,))
     ones = m.ones(lead + (1,), dtype=x.dtype)
     before = m.cumprod(m.concatenate([ones, xt[..., :-1]], axis=-1), axis=-1)
     after = m.flip(m.cumprod(m.flip(m.concatenate([xt[..., 1:], ones], axis=-1), axis=-1),
