@@ -7,8 +7,7 @@ composites over these two.
 
 from __future__ import annotations
 
-from ..core.backend import array_module
-from ..core.backend import xp as _np
+from ..core.backend import array_module, xp
 from ..core.primitive import Primitive
 from ._util import raw
 
@@ -54,7 +53,7 @@ def _clean_index(index):
     for i in index:
         i = raw(i)  # Tensors used as indices
         if isinstance(i, list):  # a host index (a device array indexes with a host one)
-            i = _np.asarray(i)
+            i = xp.asarray(i)
         if hasattr(i, "dtype") and getattr(i, "ndim", 1) == 0 and i.dtype.kind in "iu":
             i = int(i)
         out.append(i)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 
 from ..core import primitive as _prim
-from ..core.backend import array_module
-from ..core.backend import xp as _np
+from ..core.backend import array_module, xp
 from ..core.errors import DTypeError, IndexOutOfRangeError, ShapeError
 from ..core.primitive import Primitive
 from ._util import raw
@@ -65,7 +64,7 @@ def log_softmax(x, axis: int = -1):
 
 # ---- cross-entropy over the last axis (the public function moves PyTorch's class dim) ----
 def _is_index_target(y) -> bool:
-    return getattr(y, "dtype", _np.dtype("float32")).kind in "iu"
+    return getattr(y, "dtype", xp.dtype("float32")).kind in "iu"
 
 
 def _onehot(y, n, dtype):
@@ -73,7 +72,7 @@ def _onehot(y, n, dtype):
     if isinstance(y, _prim.Tensor):  # recorded (create_graph, gg.compile): stays in the graph
         from .elementwise import astype, equal
         return astype(equal(m.arange(n), reshape_p(y, shape=tuple(y.shape) + (1,))),
-                      dtype=_np.dtype(dtype))
+                      dtype=xp.dtype(dtype))
     return (m.arange(n) == m.asarray(raw(y))[..., None]).astype(dtype)
 
 
@@ -90,7 +89,7 @@ def _ce_impl(logits, target, reduction):
     m = array_module(logits, target)
     lsm = _log_softmax_impl(logits, -1)
     if _is_index_target(target):
-        per = -m.take_along_axis(lsm, target[..., None].astype(_np.intp), axis=-1)[..., 0]
+        per = -m.take_along_axis(lsm, target[..., None].astype(xp.intp), axis=-1)[..., 0]
     else:
         per = -m.sum(target * lsm, axis=-1)
     return _reduce_loss(per, reduction)
@@ -159,7 +158,7 @@ def cross_entropy(logits, target, reduction: str = "mean"):
     nd = len(logits.shape)
     index_target = _is_index_target(target)
     user_l, user_t = tuple(logits.shape), tuple(getattr(target, "shape", ()))
-    if getattr(logits, "dtype", _np.dtype("float32")).kind != "f":
+    if getattr(logits, "dtype", xp.dtype("float32")).kind != "f":
         raise DTypeError(f"cross_entropy: logits {user_l} have dtype {logits.dtype}; they "
                          "must be floating point (convert with .float())")
     if nd == 0:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import builtins
 
 from ..core import primitive as _prim
-from ..core.backend import array_module
-from ..core.backend import xp as _np
+from ..core.backend import array_module, xp
 from ..core.primitive import Primitive
 from ._util import kept_shape, normalize_axis, reduced_size
 from ._util import raw as _raw
@@ -108,7 +107,7 @@ def _prod_partials(x, out, axis, keepdims):
     if _prim._trace_hook is None:  # traced: the general form
         rx = _raw(x)
         m = array_module(rx)
-        if m is not _np and not isinstance(x, _prim.Tensor):
+        if m is not xp and not isinstance(x, _prim.Tensor):
             return _exclusive_products(m, rx, axis)  # exact at zeros, no host sync
         if not m.any(rx == 0):
             return _expand(out, x, axis, keepdims) / x
@@ -151,7 +150,7 @@ def _exclusive_products(m, x, axis):
 def _prod_vjp(g, out, x, axis, keepdims):
     grad = _expand(g, x, axis, keepdims) * _prod_partials(x, out, axis, keepdims)
     m = array_module(grad)
-    if m is _np and (type(grad) is not _np.ndarray or _np.isfinite(_np.sum(g))):
+    if m is xp and (type(grad) is not xp.ndarray or xp.isfinite(xp.sum(g))):
         return grad  # recorded (a Tensor: a mask would cut the second derivative), or finite g
     # two or more zeros in a slice: every partial is exactly 0 and so is the gradient, even
     # under an inf or NaN cotangent (0 * inf = nan; PyTorch: 0 for a full product; fuzzer).
@@ -172,7 +171,7 @@ prod_p = _p("prod", _prod_impl, "Product over axes (gradient exact with zeros)."
 def _logsumexp_impl(x, axis, keepdims):
     xm = array_module(x)
     if reduced_size(x.shape, axis) == 0:  # log of an empty sum: -inf, as PyTorch (fuzzer)
-        return xm.full_like(xm.sum(x, axis=axis, keepdims=keepdims), -_np.inf)
+        return xm.full_like(xm.sum(x, axis=axis, keepdims=keepdims), -xp.inf)
     m = xm.max(x, axis=axis, keepdims=True)
     m = xm.where(xm.isfinite(m), m, 0)  # all -inf (or inf) slices: no shift
     s = xm.log(xm.sum(xm.exp(x - m), axis=axis, keepdims=True)) + m
