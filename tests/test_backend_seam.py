@@ -302,3 +302,12 @@ def test_compiled_numpy_code_does_not_read_the_registry(on_device):
     np.testing.assert_allclose(np.asarray(_data(f(x))), want)
     assert "def array_module(*xs):\n    return np\n" in f.source
     assert "_modules" not in f.source and "foreign_active" not in f.source
+
+
+def test_in_place_fills_stay_on_the_device(on_device):
+    t = gg.Tensor(device.asarray(np.arange(3.0)))
+    for op, want in ((lambda: t.fill_(2.0), [2.0] * 3), (lambda: t.zero_(), [0.0] * 3),
+                     (lambda: t.copy_(np.array([1.0, 2.0, 3.0])), [1.0, 2.0, 3.0])):
+        op()
+        assert type(t.data) is DeviceArray
+        assert _host(t.data).tolist() == want
