@@ -311,3 +311,58 @@ def test_in_place_fills_stay_on_the_device(on_device):
         op()
         assert type(t.data) is DeviceArray
         assert _host(t.data).tolist() == want
+
+
+# ------------------------------------------------ a static check of the ops ----
+
+# Attributes of the NumPy module that are not computations: dtypes and constants.
+_NOT_COMPUTING = {"dtype", "intp", "inf", "nan", "newaxis", "pi", "e", "float16", "float32",
+                  "float64", "int8", "int16", "int32", "int64", "uint8", "bool_"}
+# Functions that really are host-only, and why.
+_HOST_ONLY = {
+    ("_erf.py", "_fit"): "fits the series once, at import, on the host",
+    ("index.py", "_clean_index"): "a list index becomes a host index (devices accept them)",
+}
+
+
+def _numpy_calls_in_functions(path):
+    """(function, line, attribute) for every ``np.X`` / ``xp.X`` read inside a function
+    body (impls and rules must take their module from their inputs instead)."""
+    import ast
+    tree = ast.parse(path.read_text())
+    found = []
+
+    def visit(node, func):
+        for child in ast.iter_child_nodes(node):
+            name = func
+            if isinstance(child, (ast.FunctionDef, ast.Lambda)):
+                name = getattr(child, "name", func or "<lambda>")
+            if (func is not None and isinstance(child, ast.Attribute)
+                    and isinstance(child.value, ast.Name) and child.value.id in ("np", "xp")
+                    and child.attr not in _NOT_COMPUTING):
+                found.append((func, child.lineno, f"{child.value.id}.{child.attr}"))
+            visit(child, name)
+
+    visit(tree, None)
+    return found
+
+
+def test_op_impls_and_rules_never_call_numpy_directly():
+    import pathlib
+
+    import graphgrad.ops
+    bad = []
+    for path in sorted(pathlib.Path(graphgrad.ops.__file__).parent.glob("*.py")):
+        for func, line, attr in _numpy_calls_in_functions(path):
+            if (path.name, func) not in _HOST_ONLY:
+                bad.append(f"{path.name}:{line} in {func}: {attr}")
+    assert not bad, ("ops reach NumPy directly (use array_module(x) of the inputs): "
+                     + "; ".join(bad))
+
+
+def test_the_static_check_sees_a_direct_call(tmp_path):
+    src = tmp_path / "leaky.py"
+    src.write_text("import numpy as np\nadd = np.add\n\ndef impl(x):\n    return np.exp(x)\n"
+                   "rule = lambda g: xp.zeros(g.shape, dtype=xp.float32)\n")
+    assert _numpy_calls_in_functions(src) == [("impl", 5, "np.exp"),
+                                              ("<lambda>", 6, "xp.zeros")]

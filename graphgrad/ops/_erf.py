@@ -71,7 +71,7 @@ def erf(x):
     t = t * t
     out = v * _clenshaw(_P, (2 * t - (ia + ib)) / (ib - ia))
     if m is np:  # the tail series only where it is needed (usually few)
-        big = np.nonzero(a > 2.0)
+        big = m.nonzero(a > 2.0)
         if big[0].size:
             out[big] = _tail(np, v[big], a[big])
     else:  # a device computes it everywhere: counting the tail would synchronise

@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 
 from ..core import primitive as _prim
-from ..core.backend import array_module, xp
+from ..core.backend import array_module, is_array, xp
 from ..core.primitive import Primitive
 from ._util import kept_shape, normalize_axis, reduced_size
 from ._util import raw as _raw
@@ -150,7 +150,7 @@ def _exclusive_products(m, x, axis):
 def _prod_vjp(g, out, x, axis, keepdims):
     grad = _expand(g, x, axis, keepdims) * _prod_partials(x, out, axis, keepdims)
     m = array_module(grad)
-    if m is xp and (type(grad) is not xp.ndarray or xp.isfinite(xp.sum(g))):
+    if m is xp and (not is_array(grad) or m.isfinite(m.sum(g))):
         return grad  # recorded (a Tensor: a mask would cut the second derivative), or finite g
     # two or more zeros in a slice: every partial is exactly 0 and so is the gradient, even
     # under an inf or NaN cotangent (0 * inf = nan; PyTorch: 0 for a full product; fuzzer).
