@@ -225,12 +225,8 @@ class DeviceNamespace:
     ndarray = DeviceArray
     random = _Random()
 
-    def __init__(self):
-        self.used: set = set()  # the names graphgrad asked for (what a backend must have)
-
     def __getattr__(self, name):
         obj = getattr(np, name)  # AttributeError: NumPy has no such name either
-        self.used.add(name)
         if isinstance(obj, type) or not callable(obj):
             return obj  # dtypes, errstate, newaxis, pi, inf
         if isinstance(obj, np.ufunc):
