@@ -174,6 +174,10 @@ class _Emitter:
         name = f.__name__
         if name in self.helpers:
             return
+        fixed = getattr(f, "__codegen__", None)  # its source for compiled (NumPy) code
+        if fixed is not None:
+            self.helpers[name] = fixed
+            return
         self.helpers[name] = textwrap.dedent(inspect.getsource(f))
         g = f.__globals__
         for ins in dis.get_instructions(f):

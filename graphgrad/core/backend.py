@@ -1,32 +1,51 @@
 """The array namespace every op computes with.
 
-All array work goes through ``xp`` (NumPy by default), so that a second backend
-(CuPy) can be swapped in at one place. Nothing else in graphgrad imports NumPy to
-compute on data; modules import it only for type checks and dtype constants.
+NumPy is the default backend. Another one (CuPy, or the tests' stand-in device) registers
+its array type and its module; from then on an op takes its module from its inputs
+(``array_module(x, y)``), so the same impl and the same rules run on either. Nothing else
+in graphgrad calls NumPy on data: modules import it for dtype constants only, type checks
+go through ``is_array``, random numbers through ``generator``.
+
+>>> import numpy as np
+>>> array_module(np.ones(2)) is np, is_array(np.ones(2)), is_array(2.0)
+(True, True, False)
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-xp = np  # the default array module
+xp = np  # the default array module (dtype constants; calls on data use array_module)
 
 ndarray = np.ndarray
 
 # ---- backends: an array type and the module that computes on it ------------------------
-# NumPy is the default. Another backend (CuPy, or the tests' stand-in device) registers
-# its array type; from then on ops look at their inputs to choose the module. Until one
-# registers, ``foreign_active`` stays False and the hot path costs one global read.
+# Until a second backend registers, ``foreign_active`` stays False and every helper below
+# answers NumPy after one global read: the NumPy path pays nothing for the seam.
 _modules: dict = {np.ndarray: np}
 ARRAY_TYPES: tuple = (np.ndarray,)
 foreign_active = False
 
 
-def register_backend(array_type: type, module) -> None:
-    """Compute with ``module`` on arrays of ``array_type`` (e.g. ``cupy.ndarray, cupy``)."""
+def register_backend(array_type: type, module, select=None) -> None:
+    """Compute with ``module`` on arrays of ``array_type`` (e.g. ``cupy.ndarray, cupy``).
+
+    ``select(cond, g)`` (optional) is the backend's masked select for gradient rules;
+    by default ``module.where(cond, g, 0)``, which needs no host synchronisation.
+
+    >>> import numpy as np
+    >>> class Host(np.ndarray): pass
+    >>> saved = dict(_modules), ARRAY_TYPES, foreign_active
+    >>> register_backend(Host, np); is_array(np.ones(1).view(Host))
+    True
+    >>> unregister_backend(Host); is_array(np.ones(1).view(Host))
+    False
+    """
     global ARRAY_TYPES, foreign_active
     from . import primitive
     _modules[array_type] = module
+    if select is not None:
+        _selects[module] = select
     ARRAY_TYPES = tuple(_modules)
     foreign_active = True
     primitive.ARRAY_TYPES = ARRAY_TYPES
@@ -38,8 +57,27 @@ def asarray_like(x, like_args):
     return array_module(*like_args).asarray(x)
 
 
+def unregister_backend(array_type: type) -> None:
+    """Undo ``register_backend`` (tests use it to leave no trace)."""
+    global ARRAY_TYPES, foreign_active
+    module = _modules.pop(array_type, None)
+    if module is not None and module not in _modules.values() and module is not np:
+        _selects.pop(module, None)
+        _rngs.pop(module, None)
+    ARRAY_TYPES = tuple(_modules)
+    foreign_active = len(_modules) > 1
+
+
 def array_module(*xs):
-    """The array module of the first array among ``xs`` (NumPy when there is none)."""
+    """The array module of the first array of another backend among ``xs``; NumPy when
+    there is none (numbers, NumPy arrays, tracers).
+
+    >>> import numpy as np
+    >>> array_module(1.0, np.zeros(2)) is np
+    True
+    """
+    if not foreign_active:  # the NumPy path: one global read
+        return np
     for x in xs:
         m = _modules.get(type(x))
         if m is not None and m is not np:
@@ -47,15 +85,30 @@ def array_module(*xs):
     return np
 
 
+# gg.compile copies the impls it has no template for into its NumPy source; there the
+# module is always NumPy (the registry is not part of the generated code)
+array_module.__codegen__ = "def array_module(*xs):\n    return np\n"
+
+
 def is_array(x) -> bool:
-    """Whether ``x`` is an array of a registered backend (not a Tensor, not a number)."""
+    """Whether ``x`` is an array of a registered backend (not a Tensor, not a number).
+
+    >>> import numpy as np
+    >>> is_array(np.float64(1.0)), is_array(np.zeros(()))
+    (False, True)
+    """
     return type(x) in _modules
 
 
 def implementation(np_impl, module):
     """``np_impl`` (the NumPy forward of a primitive) on ``module``: a NumPy function is
     replaced by ``module``'s function of the same name; a Python function is returned as
-    it is (it takes its array module from its inputs)."""
+    it is (it takes its array module from its inputs).
+
+    >>> import numpy as np
+    >>> implementation(np.exp, np) is np.exp
+    True
+    """
     if module is np:
         return np_impl
     name = getattr(np_impl, "__name__", None)
@@ -66,6 +119,102 @@ def implementation(np_impl, module):
         return f
     return np_impl
 
+
+def to_numpy(x):
+    """``x`` as a NumPy array on the host (for error messages and printing; it copies
+    from a device, so nothing on a hot path calls it).
+
+    >>> to_numpy([1, 2]).tolist()
+    [1, 2]
+    """
+    m = array_module(x)
+    if m is np:
+        return np.asarray(x)
+    asnumpy = getattr(m, "asnumpy", None)  # CuPy's name for the device-to-host copy
+    return asnumpy(x) if asnumpy is not None else np.asarray(x)
+
+
+def errstate(**kw):
+    """NumPy's floating-point error state (other backends do not warn: it costs nothing
+    there), for rules whose infinities are the documented answer.
+
+    >>> with errstate(divide="ignore"):
+    ...     float(1 / np.zeros(()))
+    inf
+    """
+    return np.errstate(**kw)
+
+
+# ---- masked select: the gradient of relu, clip, max ------------------------------------
+
+def _numpy_select(cond, g):
+    # A masked select is ~20x slower than a multiply on NumPy, and ``g * cond`` is exact
+    # where g is finite; a finite sum proves every element is (NaN or inf anywhere makes
+    # it NaN or inf). With NaN/inf in g, ``where`` keeps them out of the zeros (PyTorch).
+    if type(g) is np.ndarray and type(cond) is np.ndarray and np.isfinite(np.sum(g)):
+        return g * cond
+    return np.where(cond, g, 0.0)
+
+
+def _where_select(module):
+    def select(cond, g):
+        return module.where(cond, g, 0.0)
+    return select
+
+
+_selects: dict = {np: _numpy_select}
+
+
+def select(cond, g):
+    """``g`` where ``cond`` holds, else 0, on raw arrays. NumPy multiplies by the mask
+    when ``g`` is finite (fast, exact); other backends use ``where``, which needs no
+    host synchronisation (the finite test would read a device value on every op).
+
+    >>> select(np.array([True, False]), np.array([2.0, np.nan])).tolist()
+    [2.0, 0.0]
+    """
+    if not foreign_active:
+        return _numpy_select(cond, g)
+    m = array_module(g, cond)
+    f = _selects.get(m)
+    if f is None:
+        f = _selects[m] = _where_select(m)
+    return f(cond, g)
+
+
+# ---- random numbers: one generator per backend, all seeded by manual_seed --------------
+_seed = None  # None: fresh entropy
+_rngs: dict = {}
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the random generator of every backend (each is made from ``seed`` when first
+    used).
+
+    >>> manual_seed(0); a = generator().random(); manual_seed(0); a == generator().random()
+    True
+    """
+    global _seed
+    _seed = seed
+    _rngs.clear()
+
+
+def generator(module=None):
+    """The random generator of ``module`` (NumPy's by default): ``module.random.
+    default_rng`` seeded by the last ``manual_seed``.
+
+    >>> generator().standard_normal((2,)).shape
+    (2,)
+    """
+    if module is None:
+        module = np
+    rng = _rngs.get(module)
+    if rng is None:
+        rng = _rngs[module] = module.random.default_rng(_seed)
+    return rng
+
+
+# ---- dtypes ----------------------------------------------------------------------------
 float16 = np.dtype("float16")
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
@@ -91,19 +240,29 @@ def as_dtype(dtype) -> np.dtype | None:
     return np.dtype(dtype)
 
 
-def asarray(value, dtype=None) -> np.ndarray:
+def asarray(value, dtype=None):
     """Turn user data into an array following graphgrad's dtype rules.
 
     Python floats (and lists of them) become float32, Python ints int64, bools bool;
-    NumPy arrays keep their dtype (float64 stays float64), unless ``dtype`` is given.
+    arrays keep their dtype (float64 stays float64) and their backend (a device array
+    stays on its device), unless ``dtype`` is given.
+
+    >>> asarray([1.0, 2.0]).dtype, asarray(np.zeros(2)).dtype
+    (dtype('float32'), dtype('float64'))
     """
+    t = type(value)
+    if t is np.ndarray and dtype is None:
+        return value
+    m = _modules.get(t) if foreign_active else None
+    if m is not None and m is not np:  # an array of another backend: its module converts
+        return value if dtype is None else m.asarray(value, dtype=as_dtype(dtype))
     if dtype is not None:
-        return xp.asarray(value, dtype=as_dtype(dtype))
-    if isinstance(value, np.ndarray):
+        return np.asarray(value, dtype=as_dtype(dtype))
+    if isinstance(value, np.ndarray):  # NumPy subclasses (memmap...) as they are
         return value
     if isinstance(value, np.generic):
-        return xp.asarray(value)
-    arr = xp.asarray(value)
+        return np.asarray(value)
+    arr = np.asarray(value)
     if arr.dtype == float64:  # Python floats: float32 unless asked otherwise
         arr = arr.astype(DEFAULT_FLOAT)
     return arr

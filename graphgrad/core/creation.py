@@ -5,20 +5,28 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend as B
-from .backend import xp
 from .tensor import Tensor
 
-_rng = np.random.default_rng()
+xp = B.xp  # new tensors are made on the default backend (NumPy)
 
 
 def manual_seed(seed: int) -> None:
-    """Seed graphgrad's random generator (rand, randn, and nn initialisers)."""
-    global _rng
-    _rng = np.random.default_rng(seed)
+    """Seed graphgrad's random generators, one per backend (rand, randn, randint, and nn
+    initialisers).
+
+    >>> manual_seed(0); a = rand(1).item(); manual_seed(0); a == rand(1).item()
+    True
+    """
+    B.manual_seed(seed)
 
 
 def default_rng() -> np.random.Generator:
-    return _rng
+    """The default backend's random generator (seeded by ``manual_seed``).
+
+    >>> manual_seed(1); default_rng().integers(0, 10, 3).shape
+    (3,)
+    """
+    return B.generator()
 
 
 def _float_dtype(dtype):
@@ -48,14 +56,29 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Zeros (float32 unless ``dtype`` is given).
+
+    >>> zeros(2, 3).shape
+    (2, 3)
+    """
     return Tensor(xp.zeros(_shape(shape), dtype=_float_dtype(dtype)), requires_grad=requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Ones (float32 unless ``dtype`` is given).
+
+    >>> ones((2,)).tolist()
+    [1.0, 1.0]
+    """
     return Tensor(xp.ones(_shape(shape), dtype=_float_dtype(dtype)), requires_grad=requires_grad)
 
 
 def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """``fill_value`` everywhere; the dtype follows the value as in PyTorch.
+
+    >>> full(2, 7).dtype, full((1,), True).dtype
+    (dtype('int64'), dtype('bool'))
+    """
     if isinstance(shape, int):
         shape = (shape,)
     if dtype is None:  # as PyTorch: bool -> bool, int -> int64, float -> float32
@@ -70,11 +93,20 @@ def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
+    """The identity matrix (n x m).
+
+    >>> eye(2).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
     return Tensor(xp.eye(n, m, dtype=_float_dtype(dtype)), requires_grad=requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
-    """As NumPy's arange: integers give int64, any float gives float32."""
+    """As NumPy's arange: integers give int64, any float gives float32.
+
+    >>> arange(3).tolist(), arange(0.0, 1.0, 0.5).dtype
+    ([0, 1, 2], dtype('float32'))
+    """
     if stop is None:
         start, stop = 0, start
     if dtype is None:
@@ -85,41 +117,81 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False) ->
 
 
 def linspace(start, stop, num: int = 50, dtype=None, requires_grad: bool = False) -> Tensor:
+    """``num`` evenly spaced values from start to stop (both included).
+
+    >>> linspace(0, 1, 3).tolist()
+    [0.0, 0.5, 1.0]
+    """
     return Tensor(xp.linspace(start, stop, num, dtype=_float_dtype(dtype)),
                   requires_grad=requires_grad)
 
 
+def _like(t):
+    """``t``'s data and array module: a ``*_like`` tensor lives on ``t``'s backend."""
+    if isinstance(t, Tensor):
+        data = t.data
+    else:  # an array as it is (any backend); numbers and lists as NumPy reads them
+        data = t if B.is_array(t) else np.asarray(t)
+    return data, B.array_module(data)
+
+
 def zeros_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
-    data = t.data if isinstance(t, Tensor) else xp.asarray(t)
-    return Tensor(xp.zeros(xp.shape(data), dtype=dtype or getattr(data, "dtype", None)),
-                  requires_grad=requires_grad)
+    """Zeros of ``t``'s shape, dtype and backend.
+
+    >>> zeros_like(ones(2, dtype="float64")).tolist()
+    [0.0, 0.0]
+    """
+    data, m = _like(t)
+    return Tensor(m.zeros(data.shape, dtype=dtype or data.dtype), requires_grad=requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
-    data = t.data if isinstance(t, Tensor) else xp.asarray(t)
-    return Tensor(xp.ones(xp.shape(data), dtype=dtype or getattr(data, "dtype", None)),
-                  requires_grad=requires_grad)
+    """Ones of ``t``'s shape, dtype and backend.
+
+    >>> ones_like(zeros(2)).dtype
+    dtype('float32')
+    """
+    data, m = _like(t)
+    return Tensor(m.ones(data.shape, dtype=dtype or data.dtype), requires_grad=requires_grad)
 
 
 def full_like(t, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    data = t.data if isinstance(t, Tensor) else xp.asarray(t)
-    return Tensor(xp.full(xp.shape(data), fill_value, dtype=dtype or data.dtype),
+    """``fill_value`` in ``t``'s shape, dtype and backend.
+
+    >>> full_like(zeros(2), 3.0).tolist()
+    [3.0, 3.0]
+    """
+    data, m = _like(t)
+    return Tensor(m.full(data.shape, fill_value, dtype=dtype or data.dtype),
                   requires_grad=requires_grad)
 
 
 def rand(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Uniform on [0, 1)."""
-    data = _rng.random(_shape(shape)).astype(_float_dtype(dtype))
+    """Uniform on [0, 1).
+
+    >>> rand(2, 3).shape
+    (2, 3)
+    """
+    data = B.generator().random(_shape(shape)).astype(_float_dtype(dtype))
     return Tensor(data, requires_grad=requires_grad)
 
 
 def randn(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal."""
-    data = _rng.standard_normal(_shape(shape)).astype(_float_dtype(dtype))
+    """Standard normal.
+
+    >>> randn(4, dtype="float64").dtype
+    dtype('float64')
+    """
+    data = B.generator().standard_normal(_shape(shape)).astype(_float_dtype(dtype))
     return Tensor(data, requires_grad=requires_grad)
 
 
 def randint(low: int, high: int, size, dtype=None) -> Tensor:
+    """Integers in [low, high), int64 unless ``dtype`` is given.
+
+    >>> randint(0, 3, 5).dtype
+    dtype('int64')
+    """
     if isinstance(size, int):
         size = (size,)
-    return Tensor(_rng.integers(low, high, size=tuple(size)).astype(dtype or B.int64))
+    return Tensor(B.generator().integers(low, high, size=tuple(size)).astype(dtype or B.int64))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..ops.shape import sum_to
 from . import anomaly as _anomaly
+from . import backend as _backend
 from . import graph as _graph
 from .backend import xp
 from .errors import BackwardError, ShapeError
@@ -79,7 +80,7 @@ def _wrap(g) -> Tensor:
     """A Tensor around a raw gradient (rules on 0-d arrays may give NumPy scalars)."""
     if isinstance(g, Tensor):
         return g
-    if type(g) is not xp.ndarray:
+    if type(g) is not xp.ndarray and not _backend.is_array(g):
         g = xp.asarray(g)
     return Tensor._from_array(g)
 
@@ -245,7 +246,7 @@ def _accumulate_leaf(t, g, create_graph, handed):
         return
     if isinstance(g, Tensor):
         g = g.data
-    if type(g) is not xp.ndarray:  # a NumPy scalar from a rule on 0-d arrays
+    if type(g) is not xp.ndarray and not _backend.is_array(g):  # a NumPy scalar (0-d rules)
         g = xp.asarray(g)
     held = t.grad
     if held is None:
@@ -263,7 +264,7 @@ def _accumulate_leaf(t, g, create_graph, handed):
         total = held.data + g
         if total.dtype != t.data.dtype:
             total = total.astype(t.data.dtype)
-        t.grad = Tensor._from_array(xp.asarray(total))
+        t.grad = Tensor._from_array(total if _backend.is_array(total) else xp.asarray(total))
 
 
 def _seed(out, gradient, op="backward"):
@@ -272,9 +273,9 @@ def _seed(out, gradient, op="backward"):
             raise BackwardError(
                 f"{op}: the output has shape {out.shape}, not a scalar; pass `gradient` "
                 "(a tensor of that shape: the vector in the vector-Jacobian product)")
-        return xp.ones(out.data.shape, dtype=out.data.dtype)
+        return _backend.array_module(out.data).ones(out.data.shape, dtype=out.data.dtype)
     g = unwrap(gradient)
-    g = xp.asarray(g, dtype=out.data.dtype)
+    g = _backend.array_module(out.data).asarray(g, dtype=out.data.dtype)  # on out's backend
     if g.shape != out.data.shape:
         raise ShapeError(f"{op}: gradient of shape {g.shape} does not match the output's "
                          f"shape {out.shape}")
@@ -324,7 +325,7 @@ def grad_of(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=
     for x, r in zip(inputs, res):
         if r is None:
             if not allow_unused:
-                r = xp.zeros(x.shape, dtype=x.dtype)
+                r = _backend.array_module(x.data).zeros(x.shape, dtype=x.dtype)
             else:
                 out.append(None)
                 continue

@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from . import backend as _B
 from .graph import _PKG_DIR, format_site, user_site
 
 _AT = " — at "
@@ -81,9 +82,9 @@ def describe(value) -> str:
 def summarize(value) -> str:
     """Shape, dtype, min/max (over finite values) and NaN/Inf counts of an operand."""
     data = _raw(value)
-    if not isinstance(data, (np.ndarray, np.generic)):
+    if not (_B.is_array(data) or isinstance(data, np.generic)):
         return repr(value)
-    data = np.asarray(data)
+    data = _B.to_numpy(data)  # an error message: a device array is copied to the host
     head = f"{tuple(data.shape)} {data.dtype}"
     if data.size == 0:
         return head + " (empty)"

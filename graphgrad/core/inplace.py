@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 
 from . import graph as _graph
-from .backend import xp
+from .backend import array_module, xp
 from .errors import BackwardError, DTypeError, ShapeError
 from .state import no_grad, state, tracer
 
@@ -83,6 +83,11 @@ def apply(t, name: str, fn, *operands):
     return t
 
 
+def _module(x):
+    """The array module of a tensor's data (new values live on its backend)."""
+    return array_module(x.data)
+
+
 # ---- the ops, as functions of (tensor, operands) ----
 
 def add_(t, other, alpha=1):
@@ -113,12 +118,12 @@ def clamp_(t, min=None, max=None):
 
 def fill_(t, value):
     """Set every element to ``value``."""
-    return apply(t, "fill_", lambda x: xp.full(x.shape, value, dtype=x.dtype))
+    return apply(t, "fill_", lambda x: _module(x).full(x.shape, value, dtype=x.dtype))
 
 
 def zero_(t):
     """Set every element to 0."""
-    return apply(t, "zero_", lambda x: xp.zeros(x.shape, dtype=x.dtype))
+    return apply(t, "zero_", lambda x: _module(x).zeros(x.shape, dtype=x.dtype))
 
 
 def copy_(t, src):
@@ -127,6 +132,6 @@ def copy_(t, src):
     from .tensor import Tensor
 
     def _copy(x, s):
-        s = s if isinstance(s, Tensor) else Tensor(xp.asarray(s, dtype=x.dtype))
+        s = s if isinstance(s, Tensor) else Tensor(_module(x).asarray(s, dtype=x.dtype))
         return broadcast_to(s, x.shape)
     return apply(t, "copy_", _copy, src)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import functools
 
 from ..ops import identity
+from . import backend as _backend
 from . import state as _state
-from .backend import xp
 from .engine import _topo_order, grad_of
 from .errors import BackwardError, ShapeError
 from .forward import ForwardLevel, forward_active, get_tangent, set_tangent
@@ -53,6 +53,11 @@ def _needs_graph(out, xs):
     return any(x._node is not None for x in xs)
 
 
+def _zeros(shape, like: Tensor) -> Tensor:
+    """Zeros of ``like``'s dtype on ``like``'s backend."""
+    return Tensor(_backend.array_module(like.data).zeros(shape, dtype=like.dtype))
+
+
 def _to_tensor(v):
     return v if isinstance(v, Tensor) else Tensor(v)
 
@@ -81,7 +86,7 @@ def value_and_grad(f, argnums=0, has_aux: bool = False):
             raise BackwardError(f"grad: f must return a scalar, got shape {out.shape}; use "
                                 "gg.vjp or gg.jacobian for vector outputs")
         if not out._rg:
-            gs = [Tensor(xp.zeros(x.shape, dtype=x.dtype)) for x in xs]
+            gs = [_zeros(x.shape, x) for x in xs]
         else:
             create = _needs_graph(out, xs)
             gs = grad_of([out], xs, create_graph=create, retain_graph=create)
@@ -120,7 +125,7 @@ def vjp(f, *primals):
 
     def vjp_fn(cotangent):
         if not out._rg:
-            return tuple(Tensor(xp.zeros(x.shape, dtype=x.dtype)) for x in xs)
+            return tuple(_zeros(x.shape, x) for x in xs)
         create = _needs_graph(out, xs) or (isinstance(cotangent, Tensor) and cotangent._rg)
         return tuple(grad_of([out], xs, grad_outputs=[cotangent], create_graph=create,
                              retain_graph=True))
@@ -152,7 +157,7 @@ def jvp(f, primals, tangents):
     finally:
         _state.pop(level)
     if tan is None:
-        tan = Tensor(xp.zeros(out.shape, dtype=out.dtype))
+        tan = _zeros(out.shape, out)
     return out, tan
 
 
@@ -190,11 +195,11 @@ def _jac_rev(f, x):
     n = out.data.size
     rows = []
     for k in range(n):
-        e = xp.zeros(n, dtype=out.dtype)
+        e = _backend.array_module(out.data).zeros(n, dtype=out.dtype)
         e[k] = 1
         rows.append(vjp_fn(Tensor._from_array(e.reshape(out.shape)))[0])
     if n == 0:
-        return Tensor(xp.zeros(out.shape + x.shape, dtype=x.dtype))
+        return _zeros(out.shape + x.shape, x)
     return _stack_rows(rows, out.shape + x.shape)
 
 
@@ -204,13 +209,13 @@ def _jac_fwd(f, x):
     cols = []
     out = None
     for k in range(n):
-        e = xp.zeros(n, dtype=x.dtype)
+        e = _backend.array_module(x.data).zeros(n, dtype=x.dtype)
         e[k] = 1
         out, t = jvp(f, (x,), (Tensor._from_array(e.reshape(x.shape)),))
         cols.append(t)
     if n == 0:
         out = _to_tensor(f(x))
-        return Tensor(xp.zeros(out.shape + x.shape, dtype=x.dtype))
+        return _zeros(out.shape + x.shape, x)
     jac = _stack_rows(cols, x.shape + out.shape)  # (in..., out...)
     nin = len(x.shape)
     for _ in range(nin):  # move the input axes behind the output axes

@@ -9,8 +9,11 @@ again. Broadcasting is undone by the engine, never here.
 from __future__ import annotations
 
 import math
+import numbers
 
-from ..core.backend import xp
+from ..core import backend as _B
+from ..core import primitive as _prim
+from ..core.backend import array_module, xp
 from ..core.errors import diagnose_broadcast
 from ..core.primitive import Primitive
 from ._erf import erf as _erf_impl
@@ -59,7 +62,7 @@ neg = Primitive("neg", xp.negative, doc="-x.").defvjp(
 
 
 def _pow_impl(x, y):
-    return xp.power(x, y)
+    return array_module(x, y).power(x, y)
 
 
 def _log_base(x, out):
@@ -75,9 +78,9 @@ def _pow_slope(g, x, y):
     if isinstance(y, (int, float)):
         if y == 0:
             return g * 0
-        with xp.errstate(divide="ignore"):
+        with _B.errstate(divide="ignore"):
             return g * y * x ** (y - 1)
-    with xp.errstate(divide="ignore", invalid="ignore"):
+    with _B.errstate(divide="ignore", invalid="ignore"):
         return where(y == 0, 0.0, g * y * x ** (y - 1))
 
 
@@ -166,7 +169,7 @@ log1p = Primitive("log1p", xp.log1p, doc="log(1 + x), accurate for small x.").de
 ).defcodegen(ufunc="np.log1p")
 
 def _sqrt_slope(g, out):
-    with xp.errstate(divide="ignore"):  # +inf at 0 is the documented answer, not a mistake
+    with _B.errstate(divide="ignore"):  # +inf at 0 is the documented answer, not a mistake
         return g / (out * 2)
 
 
@@ -198,8 +201,9 @@ tanh = Primitive("tanh", xp.tanh, doc="Hyperbolic tangent.").defvjp(
 
 def _sigmoid_impl(x):
     # exp of -|x| never overflows; both branches are exact in their half.
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    m = array_module(x)
+    e = m.exp(-m.abs(x))
+    return m.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 sigmoid = Primitive("sigmoid", _sigmoid_impl, doc="1 / (1 + exp(-x)), without overflow.").defvjp(
@@ -235,16 +239,17 @@ sign = Primitive("sign", xp.sign,
 
 def _select(cond, g):
     """``g`` where ``cond`` holds, else 0, as ``where`` (a NaN in ``g`` stays out of the
-    zeros, as in PyTorch) but at the speed of a multiply when ``g`` is finite: on raw
-    arrays a masked select is ~20x slower than ``g * cond``. A finite sum proves that
-    every element is finite (NaN or inf anywhere makes the sum NaN or inf)."""
-    if type(g) is xp.ndarray and type(cond) is xp.ndarray and xp.isfinite(xp.sum(g)):
-        return g * cond
-    return where(cond, g, 0.0)
+    zeros, as in PyTorch). On raw arrays the backend's select: NumPy's runs at the speed
+    of a multiply when ``g`` is finite, a device's needs no host synchronisation.
+    Recorded (Tensors: create_graph, gg.compile), it is the ``where`` primitive."""
+    T = _prim.Tensor
+    if isinstance(g, T) or isinstance(cond, T):
+        return where(cond, g, 0.0)
+    return _B.select(cond, g)
 
 
 def _relu_impl(x):
-    return xp.maximum(x, 0)
+    return array_module(x).maximum(x, 0)
 
 
 relu = Primitive("relu", _relu_impl, doc="max(x, 0). Gradient at 0 is 0, as in PyTorch.").defvjp(
@@ -255,7 +260,7 @@ relu = Primitive("relu", _relu_impl, doc="max(x, 0). Gradient at 0 is 0, as in P
 
 
 def _leaky_relu_impl(x, negative_slope=0.01):
-    return xp.where(x > 0, x, x * negative_slope)
+    return array_module(x).where(x > 0, x, x * negative_slope)
 
 
 def _leaky_slope(g, x, negative_slope):
@@ -272,7 +277,7 @@ leaky_relu = Primitive("leaky_relu", _leaky_relu_impl,
 
 
 def _softplus_impl(x):
-    return xp.logaddexp(0, x).astype(x.dtype, copy=False)
+    return array_module(x).logaddexp(0, x).astype(x.dtype, copy=False)
 
 
 softplus = Primitive("softplus", _softplus_impl, doc="log(1 + exp(x)), without overflow.").defvjp(
@@ -325,11 +330,11 @@ def _where_into_source(em, a, p, out):
 
 def _where_into_input(inputs):
     """where(c, x, 0.0): the result may overwrite x (when x dies there)."""
-    return 1 if isinstance(inputs[2], (int, float, xp.generic)) else None
+    return 1 if isinstance(inputs[2], numbers.Number) else None
 
 
 def _where_impl(cond, x, y):
-    return xp.where(cond, x, y)
+    return array_module(cond, x, y).where(cond, x, y)
 
 
 where = Primitive("where", _where_impl, doc="""where(cond, x, y): x where cond holds, else y.
@@ -350,7 +355,7 @@ e.g. ``gg.where(x > 0, gg.log(gg.where(x > 0, x, 1.0)), 0.0)`` (the double-where
 
 
 def _clip_impl(x, min=None, max=None):
-    return xp.clip(x, min, max)
+    return array_module(x).clip(x, min, max)
 
 
 # clamp with bounds that are numbers, None or tensors (broadcasting), as torch.clamp: the

@@ -7,7 +7,9 @@ composites over these two.
 
 from __future__ import annotations
 
-from ..core.backend import xp
+import numbers
+
+from ..core.backend import array_module, is_array, xp
 from ..core.errors import fmt_shape, shape_of
 from ..core.primitive import Primitive
 from ._util import raw
@@ -22,11 +24,12 @@ def _getitem_impl(x, index):
 
 
 def _scatter_impl(g, index, shape):
-    out = xp.zeros(shape, dtype=g.dtype)
+    m = array_module(g)
+    out = m.zeros(shape, dtype=g.dtype)
     if _is_basic(index):
         out[index] = g  # basic indexing never repeats an element
     else:
-        xp.add.at(out, index, g)
+        m.add.at(out, index, g)
     return out
 
 
@@ -47,11 +50,11 @@ def _getitem_diagnosis(prim, args, params):
             return (f"{fmt_shape(shape)}[{_index_str(index)}]: too many indices for a tensor of "
                     f"{len(shape)} dimensions")
         size = shape[axis]
-        if isinstance(i, (int, xp.integer)) and not isinstance(i, bool):
+        if isinstance(i, numbers.Integral) and not isinstance(i, bool):
             if not -size <= i < size:
                 return (f"{fmt_shape(shape)}[{_index_str(index)}]: index {int(i)} is out of range "
                         f"for axis {axis} of size {size}")
-        elif isinstance(i, xp.ndarray) and i.dtype.kind in "iu" and i.size:
+        elif is_array(i) and i.dtype.kind in "iu" and i.size:
             lo, hi = int(i.min()), int(i.max())
             bad = hi if hi >= size else lo
             if hi >= size or lo < -size:
@@ -70,7 +73,7 @@ def _index_str(index) -> str:
                                   for v in (i.start, i.stop, i.step)).rstrip(":") or ":")
         elif i is Ellipsis:
             parts.append("...")
-        elif isinstance(i, xp.ndarray):
+        elif is_array(i):
             parts.append(f"<{i.dtype} array {i.shape}>")
         else:
             parts.append(repr(i))
@@ -99,7 +102,7 @@ def _clean_index(index):
     out = []
     for i in index:
         i = raw(i)  # Tensors used as indices
-        if isinstance(i, list):
+        if isinstance(i, list):  # a host index (a device array indexes with a host one)
             i = xp.asarray(i)
         if hasattr(i, "dtype") and getattr(i, "ndim", 1) == 0 and i.dtype.kind in "iu":
             i = int(i)
@@ -112,9 +115,12 @@ def getitem(x, index):
     return getitem_p(x, index=_clean_index(index))
 
 
-def _along_axis_index(indices, axis: int, ndim: int):
-    """The fancy index that makes ``x[idx] == take_along_axis(x, indices, axis)``."""
-    indices = xp.asarray(raw(indices))
+def _along_axis_index(indices, axis: int, ndim: int, like=None):
+    """The fancy index that makes ``x[idx] == take_along_axis(x, indices, axis)``, on the
+    backend of ``indices`` or else of ``like`` (the indexed array)."""
+    indices = raw(indices)
+    m = array_module(indices, raw(like))
+    indices = m.asarray(indices)  # a list or a host array moves to x's device
     shape = indices.shape
     grid = []
     for d in range(ndim):
@@ -123,14 +129,14 @@ def _along_axis_index(indices, axis: int, ndim: int):
         else:
             r = [1] * ndim
             r[d] = shape[d]
-            grid.append(xp.arange(shape[d]).reshape(r))
+            grid.append(m.arange(shape[d]).reshape(r))
     return tuple(grid)
 
 
 def take_along_axis(x, indices, axis: int):
     """NumPy's take_along_axis (PyTorch's gather with ``dim=axis``)."""
     nd = len(x.shape)
-    return getitem_p(x, index=_along_axis_index(indices, axis % nd, nd))
+    return getitem_p(x, index=_along_axis_index(indices, axis % nd, nd, x))
 
 
 def gather(x, dim: int, index):
@@ -141,12 +147,13 @@ def gather(x, dim: int, index):
 def index_select(x, axis: int, index):
     """Select entries along ``axis`` by an integer index vector (repeats allowed)."""
     nd = len(x.shape)
-    idx = xp.asarray(raw(index))
+    idx = raw(index)
+    idx = array_module(idx, raw(x)).asarray(idx)
     return getitem_p(x, index=(slice(None),) * (axis % nd) + (idx,))
 
 
 def scatter_add(x, dim: int, index, src):
     """PyTorch's ``x.scatter_add(dim, index, src)``: out = x, then out[index] += src."""
     nd = len(x.shape)
-    idx = _along_axis_index(index, dim % nd, nd)
+    idx = _along_axis_index(index, dim % nd, nd, x)
     return x + scatter_p(src, index=idx, shape=tuple(x.shape))

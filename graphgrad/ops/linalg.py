@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 
-from ..core.backend import xp
+from ..core.backend import array_module, xp
 from ..core.errors import ShapeError, broadcast_problem, fmt_shape, shape_of
 from ..core.primitive import Primitive
 from ._util import kept_shape, normalize_axis
@@ -91,7 +91,7 @@ def outer(a, b):
 
 # ---- einsum ----
 def _einsum_impl(*operands, spec):
-    return xp.einsum(spec, *operands, optimize=len(operands) > 2)
+    return array_module(*operands).einsum(spec, *operands, optimize=len(operands) > 2)
 
 
 def _einsum_vjp(i, g, out, *operands, spec):
@@ -175,7 +175,8 @@ def einsum(spec: str, *operands):
 
 # ---- norm: zero subgradient at 0, as PyTorch ----
 def _norm_impl(x, axis, keepdims):
-    return xp.sqrt(xp.sum(x * x, axis=axis, keepdims=keepdims))
+    m = array_module(x)
+    return m.sqrt(m.sum(x * x, axis=axis, keepdims=keepdims))
 
 
 def _norm_dir(x, out, axis, keepdims):

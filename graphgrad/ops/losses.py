@@ -7,8 +7,10 @@ never through log(softmax), so it stays finite for logits of +-1e4.
 
 from __future__ import annotations
 
+import math
+
 from ..core import primitive as _prim
-from ..core.backend import xp
+from ..core.backend import array_module, xp
 from ..core.errors import DTypeError, IndexOutOfRangeError, ShapeError
 from ..core.primitive import Primitive
 from ._util import raw
@@ -20,15 +22,17 @@ from .shape import moveaxis, reshape_p
 def _softmax_impl(x, axis):
     if x.shape[axis] == 0:  # an empty axis: nothing to normalise, as PyTorch (fuzzer)
         return x.copy()
-    e = xp.exp(x - xp.amax(x, axis=axis, keepdims=True))
-    return e / xp.sum(e, axis=axis, keepdims=True)
+    m = array_module(x)
+    e = m.exp(x - m.max(x, axis=axis, keepdims=True))
+    return e / m.sum(e, axis=axis, keepdims=True)
 
 
 def _log_softmax_impl(x, axis):
     if x.shape[axis] == 0:  # as softmax
         return x.copy()
-    s = x - xp.amax(x, axis=axis, keepdims=True)
-    return s - xp.log(xp.sum(xp.exp(s), axis=axis, keepdims=True))
+    m = array_module(x)
+    s = x - m.max(x, axis=axis, keepdims=True)
+    return s - m.log(m.sum(m.exp(s), axis=axis, keepdims=True))
 
 
 softmax_p = Primitive("softmax", _softmax_impl, doc="exp(x) / sum(exp(x)) along an axis.").defvjp(
@@ -59,28 +63,30 @@ def _is_index_target(y) -> bool:
 
 
 def _onehot(y, n, dtype):
+    m = array_module(raw(y))  # the classes live where the targets do
     if isinstance(y, _prim.Tensor):  # recorded (create_graph, gg.compile): stays in the graph
         from .elementwise import astype, equal
-        return astype(equal(xp.arange(n), reshape_p(y, shape=tuple(y.shape) + (1,))),
+        return astype(equal(m.arange(n), reshape_p(y, shape=tuple(y.shape) + (1,))),
                       dtype=xp.dtype(dtype))
-    return (xp.arange(n) == xp.asarray(raw(y))[..., None]).astype(dtype)
+    return (m.arange(n) == m.asarray(raw(y))[..., None]).astype(dtype)
 
 
 def _reduce_loss(per, reduction):
     """The forward's reduction of per-element losses ('mean', 'sum' or 'none')."""
     if reduction == "mean":
-        return xp.mean(per)
+        return array_module(per).mean(per)
     if reduction == "sum":
-        return xp.sum(per)
+        return array_module(per).sum(per)
     return per
 
 
 def _ce_impl(logits, target, reduction):
+    m = array_module(logits, target)
     lsm = _log_softmax_impl(logits, -1)
     if _is_index_target(target):
-        per = -xp.take_along_axis(lsm, target[..., None].astype(xp.intp), axis=-1)[..., 0]
+        per = -m.take_along_axis(lsm, target[..., None].astype(xp.intp), axis=-1)[..., 0]
     else:
-        per = -xp.sum(target * lsm, axis=-1)
+        per = -m.sum(target * lsm, axis=-1)
     return _reduce_loss(per, reduction)
 
 
@@ -160,8 +166,9 @@ def cross_entropy(logits, target, reduction: str = "mean"):
                          f"logits of shape {user_l}")
     if index_target and getattr(target, "size", 1):
         classes = user_l[1] if nd > 1 else user_l[0]
-        t_raw = xp.asarray(getattr(target, "data", target))
-        lo, hi = int(t_raw.min()), int(t_raw.max())
+        t_raw = raw(target)
+        t_raw = array_module(t_raw).asarray(t_raw)
+        lo, hi = int(t_raw.min()), int(t_raw.max())  # reads the targets (a device syncs)
         if lo < 0 or hi >= classes:
             bad = lo if lo < 0 else hi
             raise IndexOutOfRangeError(
@@ -186,13 +193,14 @@ def cross_entropy(logits, target, reduction: str = "mean"):
 def _bce_impl(x, y, reduction):
     # max(x, 0) - x * y, written so that an infinite logit gives inf, not inf - inf = nan
     # (PyTorch: inf at x = +inf; found by the fuzzer)
-    per = (1 - y) * xp.maximum(x, 0) + y * xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+    m = array_module(x, y)
+    per = (1 - y) * m.maximum(x, 0) + y * m.maximum(-x, 0) + m.log1p(m.exp(-m.abs(x)))
     return _reduce_loss(per, reduction)
 
 
 def _bce_scale(g, x, reduction):
     if reduction == "mean":
-        return g / max(int(xp.prod(xp.asarray(x.shape))), 1)
+        return g / max(math.prod(x.shape), 1)
     return g
 
 

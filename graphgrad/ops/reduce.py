@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import builtins
 
-from ..core.backend import xp
+from ..core import primitive as _prim
+from ..core.backend import array_module, is_array, xp
 from ..core.primitive import Primitive
 from ..core.state import tracer
 from ._simplify import Rewrite, same
@@ -59,7 +60,7 @@ def _size1_axes(out, x, axis, keepdims):
 
 # ---- sum and mean ----
 def _sum_impl(x, axis, keepdims):
-    return xp.sum(x, axis=axis, keepdims=keepdims)
+    return array_module(x).sum(x, axis=axis, keepdims=keepdims)
 
 
 sum_p = Primitive("sum", _sum_impl, doc="Sum over axes.").defvjp(
@@ -68,7 +69,7 @@ sum_p = Primitive("sum", _sum_impl, doc="Sum over axes.").defvjp(
 
 
 def _mean_impl(x, axis, keepdims):
-    return xp.mean(x, axis=axis, keepdims=keepdims)
+    return array_module(x).mean(x, axis=axis, keepdims=keepdims)
 
 
 mean_p = Primitive("mean", _mean_impl, doc="Mean over axes.").defvjp(
@@ -85,11 +86,11 @@ def _tie_weights(x, out, axis, keepdims):
 
 
 def _amax_impl(x, axis, keepdims):
-    return xp.amax(x, axis=axis, keepdims=keepdims)
+    return array_module(x).max(x, axis=axis, keepdims=keepdims)
 
 
 def _amin_impl(x, axis, keepdims):
-    return xp.amin(x, axis=axis, keepdims=keepdims)
+    return array_module(x).min(x, axis=axis, keepdims=keepdims)
 
 
 def _const(v):
@@ -118,7 +119,7 @@ amin_p.defcodegen(_reduce_source("np.min"), fresh=True).defsimplify(_size1_axes)
 
 # ---- prod: exact at zeros ----
 def _prod_impl(x, axis, keepdims):
-    return xp.prod(x, axis=axis, keepdims=keepdims)
+    return array_module(x).prod(x, axis=axis, keepdims=keepdims)
 
 
 def _prod_partials(x, out, axis, keepdims):
@@ -127,8 +128,13 @@ def _prod_partials(x, out, axis, keepdims):
     Without zeros that is prod / x_i. With a zero in x, division would give 0/0, so each
     partial is an explicit product with x_i replaced by 1 (n x n per slice; zeros are rare).
     """
-    if tracer() is None and not xp.any(_raw(x) == 0):  # traced: the general form
-        return _expand(out, x, axis, keepdims) / x
+    if tracer() is None:  # traced: the general form
+        rx = _raw(x)
+        m = array_module(rx)
+        if m is not xp and not isinstance(x, _prim.Tensor):
+            return _exclusive_products(m, rx, axis)  # exact at zeros, no host sync
+        if not m.any(rx == 0):
+            return _expand(out, x, axis, keepdims) / x
     shape = tuple(x.shape)
     red = tuple(range(len(shape))) if axis is None else axis
     kept = tuple(d for d in range(len(shape)) if d not in red)
@@ -136,22 +142,45 @@ def _prod_partials(x, out, axis, keepdims):
     lead = tuple(shape[d] for d in kept)
     # reduced axes last, flattened to one axis of n; row i of the (n, n) block has x_i := 1
     xt = reshape_p(transpose_p(x, axes=kept + red), shape=lead + (1, n))
-    others = prod_p(where(xp.eye(n, dtype=bool), 1.0, xt), axis=(len(lead) + 1,),
+    eye = array_module(_raw(x)).eye(n, dtype=bool)
+    others = prod_p(where(eye, 1.0, xt), axis=(len(lead) + 1,),
                     keepdims=False)
     back = reshape_p(others, shape=lead + tuple(shape[d] for d in red))
     inverse = tuple((kept + red).index(d) for d in range(len(shape)))
     return transpose_p(back, axes=inverse)
 
 
+def _exclusive_products(m, x, axis):
+    """The product of the other elements of each reduced slice, on raw arrays of module
+    ``m``: prefix times suffix products, exact with zeros, with no data-dependent branch
+    (a device would have to synchronise to test for zeros)."""
+    shape = tuple(x.shape)
+    red = tuple(range(len(shape))) if axis is None else axis
+    kept = tuple(d for d in range(len(shape)) if d not in red)
+    lead = tuple(shape[d] for d in kept)
+    n = reduced_size(shape, red)
+    if n == 0:  # empty slices: x has no elements to have partials
+        return m.zeros(shape, dtype=x.dtype)
+    xt = m.reshape(m.transpose(x, kept + red), lead + (n,))
+    ones = m.ones(lead + (1,), dtype=x.dtype)
+    before = m.cumprod(m.concatenate([ones, xt[..., :-1]], axis=-1), axis=-1)
+    after = m.flip(m.cumprod(m.flip(m.concatenate([xt[..., 1:], ones], axis=-1), axis=-1),
+                             axis=-1), axis=-1)
+    back = m.reshape(before * after, lead + tuple(shape[d] for d in red))
+    inverse = tuple((kept + red).index(d) for d in range(len(shape)))
+    return m.transpose(back, inverse)
+
+
 def _prod_vjp(g, out, x, axis, keepdims):
     grad = _expand(g, x, axis, keepdims) * _prod_partials(x, out, axis, keepdims)
-    if type(grad) is not xp.ndarray or xp.isfinite(xp.sum(g)):  # recorded, or finite g
-        return grad
+    m = array_module(grad)
+    if m is xp and (not is_array(grad) or m.isfinite(m.sum(g))):
+        return grad  # recorded (a Tensor: a mask would cut the second derivative), or finite g
     # two or more zeros in a slice: every partial is exactly 0 and so is the gradient, even
     # under an inf or NaN cotangent (0 * inf = nan; PyTorch: 0 for a full product; fuzzer).
-    # Only on raw arrays: when recorded, the mask would cut the second derivative
-    many = xp.sum(x == 0, axis=axis, keepdims=True) >= 2
-    return xp.where(many, 0.0, grad)
+    # A device always masks: testing g first would synchronise with the host
+    many = m.sum(x == 0, axis=axis, keepdims=True) >= 2
+    return m.where(many, 0.0, grad)
 
 
 prod_p = Primitive("prod", _prod_impl, doc="Product over axes (gradient exact with zeros).").defvjp(
@@ -164,11 +193,12 @@ prod_p = Primitive("prod", _prod_impl, doc="Product over axes (gradient exact wi
 
 # ---- logsumexp ----
 def _logsumexp_impl(x, axis, keepdims):
+    xm = array_module(x)
     if reduced_size(x.shape, axis) == 0:  # log of an empty sum: -inf, as PyTorch (fuzzer)
-        return xp.full_like(xp.sum(x, axis=axis, keepdims=keepdims), -xp.inf)
-    m = xp.amax(x, axis=axis, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or inf) slices: no shift
-    s = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+        return xm.full_like(xm.sum(x, axis=axis, keepdims=keepdims), -xp.inf)
+    m = xm.max(x, axis=axis, keepdims=True)
+    m = xm.where(xm.isfinite(m), m, 0)  # all -inf (or inf) slices: no shift
+    s = xm.log(xm.sum(xm.exp(x - m), axis=axis, keepdims=True)) + m
     if keepdims:
         return s
     return s.reshape(tuple(d for i, d in enumerate(x.shape) if axis is not None and i not in axis))
@@ -188,11 +218,17 @@ logsumexp_p = Primitive("logsumexp", _logsumexp_impl,
 )
 
 # ---- no gradient ----
-argmax_p = Primitive("argmax", lambda x, axis, keepdims: xp.argmax(x, axis=axis, keepdims=keepdims),
-              doc="Index of the max.", differentiable=False)
+def _argmax_impl(x, axis, keepdims):
+    return array_module(x).argmax(x, axis=axis, keepdims=keepdims)
+
+
+def _argmin_impl(x, axis, keepdims):
+    return array_module(x).argmin(x, axis=axis, keepdims=keepdims)
+
+
+argmax_p = Primitive("argmax", _argmax_impl, doc="Index of the max.", differentiable=False)
 argmax_p.defcodegen(_reduce_source("np.argmax"))
-argmin_p = Primitive("argmin", lambda x, axis, keepdims: xp.argmin(x, axis=axis, keepdims=keepdims),
-              doc="Index of the min.", differentiable=False)
+argmin_p = Primitive("argmin", _argmin_impl, doc="Index of the min.", differentiable=False)
 argmin_p.defcodegen(_reduce_source("np.argmin"))
 
 

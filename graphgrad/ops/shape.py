@@ -3,9 +3,10 @@ composites built on them (squeeze, unsqueeze, flatten, stack, split, repeat, til
 
 from __future__ import annotations
 
+import math
 import operator
 
-from ..core.backend import xp
+from ..core.backend import array_module
 from ..core.errors import ShapeError, fmt_shape, shape_of
 from ..core.primitive import Primitive
 from ._simplify import Rewrite, made_by, same, unchanged
@@ -35,7 +36,7 @@ def sum_to(g, shape: tuple):
 
 # ---- primitives ----
 def _reshape_impl(x, shape):
-    return xp.reshape(x, shape)
+    return array_module(x).reshape(x, shape)
 
 
 def _reshape_diagnosis(prim, args, params):
@@ -43,8 +44,8 @@ def _reshape_diagnosis(prim, args, params):
     dst = params.get("shape")
     if src is None or dst is None:
         return None
-    n_src = int(xp.prod(src, dtype=xp.int64))
-    n_dst = int(xp.prod([d for d in dst if d != -1], dtype=xp.int64))
+    n_src = math.prod(src)
+    n_dst = math.prod(d for d in dst if d != -1)
     return (f"cannot reshape {fmt_shape(src)} ({n_src} elements) into {tuple(dst)} "
             f"({n_dst} elements)")
 
@@ -62,7 +63,7 @@ reshape_p = Primitive("reshape", _reshape_impl, doc="Same data, new shape.").def
 
 
 def _broadcast_impl(x, shape):
-    return xp.broadcast_to(x, shape)
+    return array_module(x).broadcast_to(x, shape)
 
 
 broadcast_to_p = Primitive("broadcast_to", _broadcast_impl, doc="Broadcast to a shape.").defvjp(
@@ -73,7 +74,7 @@ broadcast_to_p = Primitive("broadcast_to", _broadcast_impl, doc="Broadcast to a 
 
 
 def _transpose_impl(x, axes):
-    return xp.transpose(x, axes)
+    return array_module(x).transpose(x, axes)
 
 
 def _inverse_perm(axes):
@@ -107,7 +108,7 @@ transpose_p = Primitive("transpose", _transpose_impl, doc="Permute the axes.").d
 
 
 def _concat_impl(*xs, axis):
-    return xp.concatenate(xs, axis=axis)
+    return array_module(*xs).concatenate(xs, axis=axis)
 
 
 def _concat_vjp(i, g, out, *xs, axis):
@@ -125,7 +126,7 @@ def _concat_jvp(tangents, out, *xs, axis):
 
 def _zeros_like(x):
     data = raw(x)
-    return xp.zeros(xp.shape(data), dtype=getattr(data, "dtype", None))
+    return array_module(data).zeros(_shape_of(data), dtype=getattr(data, "dtype", None))
 
 
 def _concat_diagnosis(prim, args, params):
@@ -154,7 +155,7 @@ concatenate_p.defvjp_argnum(_concat_vjp).defjvp_joint(_concat_jvp).defcodegen(
 
 
 def _pad_impl(x, pad_width, value=0.0):
-    return xp.pad(x, pad_width, mode="constant", constant_values=value)
+    return array_module(x).pad(x, pad_width, mode="constant", constant_values=value)
 
 
 def _unpad(g, pad_width):
@@ -172,7 +173,7 @@ pad_p = Primitive("pad", _pad_impl, doc="Pad with a constant value.").defvjp(
 
 
 def _flip_impl(x, axis):
-    return xp.flip(x, axis)
+    return array_module(x).flip(x, axis)
 
 
 flip_p = Primitive("flip", _flip_impl, doc="Reverse the order of elements along axes.").defvjp(
@@ -341,7 +342,8 @@ def repeat(x, repeats: int, axis=None):
     axis = axis % len(shape)
     if not isinstance(repeats, int):
         from .index import index_select
-        idx = xp.repeat(xp.arange(shape[axis]), xp.asarray(repeats))
+        m = array_module(raw(x))  # the index lives where x does
+        idx = m.repeat(m.arange(shape[axis]), m.asarray(raw(repeats)))
         return index_select(x, axis, idx)
     y = unsqueeze(x, axis + 1)
     y = broadcast_to(y, shape[:axis + 1] + (repeats,) + shape[axis + 1:])
