@@ -57,10 +57,14 @@ from .core.graph import Node, set_record_source  # noqa: F401
 from .core.tensor import Tensor  # noqa: F401
 from .core.transforms import (  # noqa: F401
     custom_vjp,
+    elementwise_grad,
     grad,
     hessian,
+    hessian_tensor_product,
+    hessian_vector_product,
     jacobian,
     jvp,
+    make_hvp,
     value_and_grad,
     vjp,
 )
