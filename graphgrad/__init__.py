@@ -7,7 +7,7 @@
 (6.0, 2.0, 5.0)
 """
 
-from . import ops  # noqa: F401
+from . import numpy, ops  # noqa: F401  (numpy: fills the NumPy-protocol tables)
 from .compiler import compile  # noqa: F401,A004
 from .core.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly  # noqa: F401
 from .core.backend import (  # noqa: F401
