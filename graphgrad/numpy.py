@@ -296,7 +296,12 @@ def ravel(a, order="C"):
     return reshape(a, (-1,), order)
 
 
-swapaxes = _ops.swapaxes
+
+
+def swapaxes(a, axis1, axis2):
+    return _ops.swapaxes(a, axis1, axis2)
+
+
 moveaxis = _ops.moveaxis
 broadcast_to = _ops.broadcast_to
 tile = _ops.tile
