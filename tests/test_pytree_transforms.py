@@ -230,3 +230,24 @@ def test_hessian_vector_product_of_a_tree():
     # H = [[2 diag(b), 2 diag(a)], [2 diag(a), 0]]
     np.testing.assert_allclose(hv["a"].numpy(), [2 * 3.0 * 1 + 0, 2 * 2.0 * 1])
     np.testing.assert_allclose(hv["b"].numpy(), [2 * 1.0 * 1, 0.0])
+
+
+def test_cotangents_and_tangents_may_be_lists_below_a_leaf():
+    x = np.array([1.0, 2.0])
+    out, f_vjp = gg.vjp(lambda x: x * 3, x)
+    assert f_vjp([1.0, 10.0])[0].tolist() == [3.0, 30.0]  # a list for an array output
+    _, tan = gg.jvp(lambda x: x * x, (x,), ([1.0, 1.0],))
+    assert tan.tolist() == [2.0, 4.0]
+    with pytest.raises(ValueError, match=r"keys \['a'\] at \[0\], got a dict with keys "
+                                         r"\['b'\]"):
+        gg.jvp(lambda p: p["a"], ({"a": x},), ({"b": x},))
+
+
+def test_tree_flatten_up_to():
+    from graphgrad.core.pytree import tree_flatten_up_to
+    td = tree_structure({"a": 1, "b": (2, None)})
+    assert tree_flatten_up_to(td, {"b": ([5], None), "a": 4}) == [4, [5]]
+    with pytest.raises(ValueError, match=r"expected \(\*, None\) at \['b'\], got a list"):
+        tree_flatten_up_to(td, {"a": 1, "b": [2, None]})
+    with pytest.raises(ValueError, match=r"expected None at \['b'\]\[1\]"):
+        tree_flatten_up_to(td, {"a": 1, "b": (2, 3)})

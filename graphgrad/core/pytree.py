@@ -119,6 +119,49 @@ def tree_unflatten(treedef: TreeDef, leaves: Iterable):
 _END = object()
 
 
+def _up_to(td: TreeDef, x, out: list, path: str) -> None:
+    if td.kind is None:
+        out.append(x)
+        return
+    if td.kind is type(None):
+        if x is not None:
+            raise ValueError(f"tree_flatten_up_to: expected None at {path or 'the root'}, got "
+                             f"{type(x).__name__}")
+        return
+    if td.kind is dict:
+        if type(x) is not dict or set(x) != set(td.meta):
+            raise ValueError(f"tree_flatten_up_to: expected a dict with keys {list(td.meta)} at "
+                             f"{path or 'the root'}, got {_describe(x)}")
+        for k, c in zip(td.meta, td.children):
+            _up_to(c, x[k], out, f"{path}[{k!r}]")
+        return
+    if type(x) is not td.kind or len(x) != len(td.children):
+        raise ValueError(f"tree_flatten_up_to: expected {td} at {path or 'the root'}, got "
+                         f"{_describe(x)}")
+    for i, (c, v) in enumerate(zip(td.children, x)):
+        _up_to(c, v, out, f"{path}[{i}]")
+
+
+def _describe(x) -> str:
+    if type(x) is dict:
+        return f"a dict with keys {list(x)}"
+    if isinstance(x, (list, tuple)):
+        return f"a {type(x).__name__} of length {len(x)}"
+    return type(x).__name__
+
+
+def tree_flatten_up_to(treedef: TreeDef, tree) -> list:
+    """The subtrees of ``tree`` at the leaf positions of ``treedef`` (``tree`` must have
+    that structure down to them; below a leaf anything goes, e.g. a list for an array).
+
+    >>> tree_flatten_up_to(tree_structure({"a": 1, "b": (2, 3)}), {"a": [1, 1], "b": (4, 5)})
+    [[1, 1], 4, 5]
+    """
+    out: list = []
+    _up_to(treedef, tree, out, "")
+    return out
+
+
 def tree_leaves(tree, is_leaf: Callable[[Any], bool] | None = None) -> list:
     """The leaves of ``tree`` in order."""
     return tree_flatten(tree, is_leaf)[0]
@@ -140,5 +183,5 @@ def tree_map(f: Callable, tree, *rest, is_leaf: Callable[[Any], bool] | None = N
     return tree_unflatten(td, [f(*xs) for xs in zip(leaves, *others)])
 
 
-__all__ = ["LEAF", "TreeDef", "tree_flatten", "tree_leaves", "tree_map", "tree_structure",
-           "tree_unflatten"]
+__all__ = ["LEAF", "TreeDef", "tree_flatten", "tree_flatten_up_to", "tree_leaves", "tree_map",
+           "tree_structure", "tree_unflatten"]

@@ -22,7 +22,7 @@ from . import primitive as P
 from .backend import xp
 from .engine import _as_raw, _topo_order, enable_grad, grad_of
 from .errors import BackwardError, ShapeError
-from .pytree import tree_flatten, tree_leaves, tree_unflatten
+from .pytree import tree_flatten, tree_flatten_up_to, tree_leaves, tree_unflatten
 from .tensor import Tensor
 
 # ---------------------------------------------------------- pytree arguments ----
@@ -217,14 +217,15 @@ def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
     out = tree_unflatten(out_tree, outs)
 
     def vjp_fn(cotangent):
-        cts, ct_tree = tree_flatten(cotangent)
-        if ct_tree != out_tree:
-            raise ValueError(f"vjp: the cotangent has structure {ct_tree} but f's output has "
-                             f"structure {out_tree}")
+        try:
+            cts = tree_flatten_up_to(out_tree, cotangent)
+        except ValueError as e:
+            raise ValueError(f"vjp: the cotangent does not have the structure of f's output "
+                             f"{out_tree}: {e}") from None
         for o, c in zip(outs, cts):
-            if tuple(getattr(c, "shape", ())) != o.shape and xp.ndim(_as_raw(c)) != 0:
-                raise ShapeError(f"vjp: cotangent of shape {tuple(c.shape)} for an output of "
-                                 f"shape {o.shape}")
+            if xp.shape(_as_raw(c)) != o.shape:
+                raise ShapeError(f"vjp: cotangent of shape {xp.shape(_as_raw(c))} for an "
+                                 f"output of shape {o.shape}")
         create = any(isinstance(c, Tensor) and c._rg for c in cts)
         gs = _grads(outs, sel.leaves, cts, retain=True, create=create)
         return tuple(sel._parts(gs))
@@ -270,10 +271,12 @@ def jvp(f: Callable, primals, tangents) -> tuple[Any, Any]:
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     sel = _Args(primals, tuple(range(len(primals))), "jvp", lambda v: v)
-    tl, ttree = tree_flatten(tangents)
     ptree = tree_flatten(primals)[1]
-    if ttree != ptree:
-        raise ValueError(f"jvp: tangents have structure {ttree} but primals {ptree}")
+    try:
+        tl = tree_flatten_up_to(ptree, tangents)
+    except ValueError as e:
+        raise ValueError(f"jvp: the tangents do not have the structure of the primals "
+                         f"{ptree}: {e}") from None
     outs, tree, tans = _jvp_leaves(lambda leaves: f(*sel.call_args(leaves)), sel.leaves, tl)
     return tree_unflatten(tree, outs), tree_unflatten(tree, tans)
 
