@@ -78,6 +78,13 @@ def _from_tensors(obj, dtype):
     return _build(obj, dtype, like if like is not None and like.kind == "f" else None)
 
 
+def _arr(x):
+    """Lists and tuples as arrays (as NumPy takes them); Tensors, arrays, numbers as they are."""
+    if isinstance(x, (list, tuple)):
+        return _from_tensors(x, None) if _has_tensor(x) else _np.asarray(x)
+    return x
+
+
 def array(obj, dtype=None, copy: bool = True, **kwargs) -> Any:
     """NumPy's ``array``; nested lists holding Tensors are stacked (differentiably).
 
@@ -131,31 +138,66 @@ for _name in ("expm1", "logaddexp"):  # primitives that other work may add
         globals()[_name] = getattr(_ops, _name)
 
 
-def positive(x):
+def positive(x) -> Any:
+    """+x (x itself).
+
+    >>> positive(2.0)
+    2.0
+    """
     return x
 
 
-def tan(x):
+def tan(x) -> Any:
+    """Tangent, sin(x) / cos(x).
+
+    >>> round(float(tan(0.5)), 6)
+    0.546302
+    """
     return _ops.sin(x) / _ops.cos(x)
 
 
-def sinh(x):
+def sinh(x) -> Any:
+    """Hyperbolic sine, (e^x - e^-x) / 2.
+
+    >>> round(float(sinh(1.0)), 6)
+    1.175201
+    """
     return (_ops.exp(x) - _ops.exp(-x)) * 0.5
 
 
-def cosh(x):
+def cosh(x) -> Any:
+    """Hyperbolic cosine, (e^x + e^-x) / 2.
+
+    >>> round(float(cosh(1.0)), 6)
+    1.543081
+    """
     return (_ops.exp(x) + _ops.exp(-x)) * 0.5
 
 
-def log2(x):
+def log2(x) -> Any:
+    """Base-2 logarithm.
+
+    >>> float(log2(8.0))
+    3.0
+    """
     return _ops.log(x) / _np.log(2.0)
 
 
-def log10(x):
+def log10(x) -> Any:
+    """Base-10 logarithm.
+
+    >>> round(float(log10(1000.0)), 12)
+    3.0
+    """
     return _ops.log(x) / _np.log(10.0)
 
 
-def reciprocal(x):
+def reciprocal(x) -> Any:
+    """1 / x.
+
+    >>> reciprocal(4.0)
+    0.25
+    """
     return 1.0 / x
 
 
@@ -171,22 +213,46 @@ def _cast(a, dtype):
     return a if dtype is None else _ops.astype(a, dtype=_np.dtype(dtype))
 
 
-def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None) -> Any:
+    """Sum over ``axis`` (NumPy's signature; ``out``, ``initial``, ``where`` unsupported).
+
+    >>> sum([[1.0, 2.0], [3.0, 4.0]], axis=1).tolist()
+    [3.0, 7.0]
+    """
+    a = _arr(a)
     _refuse("sum", out=out, initial=initial, where=where)
     return _ops.sum(_cast(a, dtype), axis, keepdims)
 
 
-def mean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
+def mean(a, axis=None, dtype=None, out=None, keepdims=False, where=None) -> Any:
+    """Mean over ``axis``.
+
+    >>> float(mean([1.0, 2.0, 6.0]))
+    3.0
+    """
+    a = _arr(a)
     _refuse("mean", out=out, where=where)
     return _ops.mean(_cast(a, dtype), axis, keepdims)
 
 
-def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+def max(a, axis=None, out=None, keepdims=False, initial=None, where=None) -> Any:
+    """Max over ``axis`` (ties share the gradient); two arrays: ``maximum``.
+
+    >>> float(max([1.0, 5.0, 2.0]))
+    5.0
+    """
+    a = _arr(a)
     _refuse("max", out=out, initial=initial, where=where)
     return _ops.max(a, axis, keepdims)
 
 
-def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+def min(a, axis=None, out=None, keepdims=False, initial=None, where=None) -> Any:
+    """Min over ``axis``.
+
+    >>> float(min([1.0, 5.0, 2.0]))
+    1.0
+    """
+    a = _arr(a)
     _refuse("min", out=out, initial=initial, where=where)
     return _ops.min(a, axis, keepdims)
 
@@ -194,28 +260,57 @@ def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):
 amax, amin = max, min
 
 
-def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None) -> Any:
+    """Product over ``axis``.
+
+    >>> float(prod([2.0, 3.0]))
+    6.0
+    """
+    a = _arr(a)
     _refuse("prod", out=out, initial=initial, where=where)
     return _ops.prod(_cast(a, dtype), axis, keepdims)
 
 
-def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None):
-    """Variance dividing by ``n - ddof`` (NumPy's default ``ddof=0``)."""
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None) -> Any:
+    """Variance dividing by ``n - ddof`` (NumPy's default ``ddof=0``, not PyTorch's 1).
+
+    >>> float(var([1.0, 3.0]))
+    1.0
+    """
+    a = _arr(a)
     _refuse("var", out=out, where=where)
     return _ops.var(_cast(a, dtype), axis, correction=ddof, keepdims=keepdims)
 
 
-def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None):
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None) -> Any:
+    """Standard deviation dividing by ``n - ddof`` (NumPy's default ``ddof=0``).
+
+    >>> float(std([1.0, 3.0]))
+    1.0
+    """
+    a = _arr(a)
     _refuse("std", out=out, where=where)
     return _ops.std(_cast(a, dtype), axis, correction=ddof, keepdims=keepdims)
 
 
-def argmax(a, axis=None, out=None, *, keepdims=False):
+def argmax(a, axis=None, out=None, *, keepdims=False) -> Any:
+    """Index of the max (no gradient).
+
+    >>> int(argmax([1.0, 5.0, 2.0]))
+    1
+    """
+    a = _arr(a)
     _refuse("argmax", out=out)
     return _ops.argmax(a, axis, keepdims)
 
 
-def argmin(a, axis=None, out=None, *, keepdims=False):
+def argmin(a, axis=None, out=None, *, keepdims=False) -> Any:
+    """Index of the min (no gradient).
+
+    >>> int(argmin([1.0, 5.0, 2.0]))
+    0
+    """
+    a = _arr(a)
     _refuse("argmin", out=out)
     return _ops.argmin(a, axis, keepdims)
 
@@ -225,24 +320,37 @@ def _nd(x) -> int:
     return len(_np.shape(x)) if not isinstance(x, _Tensor) else x.ndim
 
 
-def dot(a, b, out=None):
+def dot(a, b, out=None) -> Any:
+    """Inner product of vectors, matrix product of 2-D arrays.
+
+    >>> float(dot([1.0, 2.0], [3.0, 4.0]))
+    11.0
+    """
+    a, b = _arr(a), _arr(b)
     _refuse("dot", out=out)
     return _ops.dot(a, b)
 
 
-def inner(a, b):
+def inner(a, b) -> Any:
+    """Inner product over the last axes.
+
+    >>> float(inner([1.0, 2.0], [3.0, 4.0]))
+    11.0
+    """
+    a, b = _arr(a), _arr(b)
     if _nd(a) <= 1 and _nd(b) <= 1:
         return _ops.dot(a, b)
     return tensordot(a, b, ([-1], [-1]))
 
 
-def tensordot(a, b, axes=2):
+def tensordot(a, b, axes=2) -> Any:
     """NumPy's ``tensordot``: sum over the last ``axes`` axes of ``a`` and the first of
     ``b``, or over the axis lists ``axes = (axes_a, axes_b)``.
 
     >>> tensordot(ones((2, 3)), ones((3, 4)), 1).shape
     (2, 4)
     """
+    a, b = _arr(a), _arr(b)
     na, nb = _nd(a), _nd(b)
     if isinstance(axes, int):
         ax_a, ax_b = list(range(na - axes, na)), list(range(axes))
@@ -261,7 +369,13 @@ def tensordot(a, b, axes=2):
     return _ops.einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(keep)}", a, b)
 
 
-def trace(a, offset=0, axis1=0, axis2=1):
+def trace(a, offset=0, axis1=0, axis2=1) -> Any:
+    """Sum of the main diagonal of a 2-D array.
+
+    >>> float(trace(eye(3)))
+    3.0
+    """
+    a = _arr(a)
     if (offset, axis1, axis2) != (0, 0, 1) or _nd(a) != 2:
         raise TypeError("np.trace on graphgrad values: only the main diagonal of a 2-D array")
     return _ops.sum(_ops.where(_np.eye(*_np.shape(a), dtype=bool), a, 0.0))
@@ -282,23 +396,47 @@ linalg = _Linalg("graphgrad.numpy.linalg")
 
 
 # ---- shapes ---------------------------------------------------------------------------------
-def reshape(a, shape, order="C", **kwargs):
+def reshape(a, shape, order="C", **kwargs) -> Any:
+    """The same elements in a new shape (C order).
+
+    >>> reshape(arange(6.0), (2, 3)).shape
+    (2, 3)
+    """
+    a = _arr(a)
     if order != "C":
         raise TypeError("np.reshape on graphgrad values: only order='C'")
     return _ops.reshape(a, kwargs.get("newshape", shape))
 
 
-def transpose(a, axes=None):
+def transpose(a, axes=None) -> Any:
+    """Permute axes (reversed when ``axes`` is None).
+
+    >>> transpose(ones((2, 3, 4)), (1, 2, 0)).shape
+    (3, 4, 2)
+    """
+    a = _arr(a)
     return _ops.transpose(a, axes)
 
 
-def ravel(a, order="C"):
+def ravel(a, order="C") -> Any:
+    """Flattened to 1-D.
+
+    >>> ravel(ones((2, 3))).shape
+    (6,)
+    """
+    a = _arr(a)
     return reshape(a, (-1,), order)
 
 
 
 
-def swapaxes(a, axis1, axis2):
+def swapaxes(a, axis1, axis2) -> Any:
+    """Exchange two axes.
+
+    >>> swapaxes(ones((2, 3)), 0, 1).shape
+    (3, 2)
+    """
+    a = _arr(a)
     return _ops.swapaxes(a, axis1, axis2)
 
 
@@ -310,65 +448,129 @@ split = _ops.split
 take_along_axis = _ops.take_along_axis
 
 
-def squeeze(a, axis=None):
+def squeeze(a, axis=None) -> Any:
+    """Drop axes of length 1.
+
+    >>> squeeze(ones((2, 1, 3))).shape
+    (2, 3)
+    """
+    a = _arr(a)
     return _ops.squeeze(a, axis)
 
 
-def expand_dims(a, axis):
+def expand_dims(a, axis) -> Any:
+    """Insert an axis of length 1.
+
+    >>> expand_dims(ones(3), 0).shape
+    (1, 3)
+    """
+    a = _arr(a)
     return _ops.expand_dims(a, axis)
 
 
-def repeat(a, repeats, axis=None):
+def repeat(a, repeats, axis=None) -> Any:
+    """Each element ``repeats`` times (flattened when ``axis`` is None).
+
+    >>> repeat([1.0, 2.0], 2).tolist()
+    [1.0, 1.0, 2.0, 2.0]
+    """
+    a = _arr(a)
     return _ops.repeat(a, repeats, axis)
 
 
-def concatenate(arrays, axis=0, out=None, **kwargs):
+def concatenate(arrays, axis=0, out=None, **kwargs) -> Any:
+    """Join arrays along an existing axis (``axis=None``: flattened first).
+
+    >>> concatenate([ones(2), zeros(1)]).tolist()
+    [1.0, 1.0, 0.0]
+    """
     _refuse("concatenate", out=out, **kwargs)
     if axis is None:
         return _ops.concatenate([ravel(a) for a in arrays], 0)
-    return _ops.concatenate(list(arrays), axis)
+    return _ops.concatenate([_arr(a) for a in arrays], axis)
 
 
-def stack(arrays, axis=0, out=None, **kwargs):
+def stack(arrays, axis=0, out=None, **kwargs) -> Any:
+    """Join arrays along a new axis.
+
+    >>> stack([ones(2), zeros(2)], axis=1).shape
+    (2, 2)
+    """
     _refuse("stack", out=out, **kwargs)
-    return _ops.stack(list(arrays), axis)
+    return _ops.stack([_arr(a) for a in arrays], axis)
 
 
-def atleast_1d(a):
+def atleast_1d(a) -> Any:
+    """A 0-d array as shape (1,); others unchanged.
+
+    >>> atleast_1d(1.0).shape
+    (1,)
+    """
+    a = _arr(a)
     return reshape(a, (1,)) if _nd(a) == 0 else a
 
 
-def atleast_2d(a):
+def atleast_2d(a) -> Any:
+    """0-d and 1-d arrays as a row; others unchanged.
+
+    >>> atleast_2d(ones(3)).shape
+    (1, 3)
+    """
+    a = _arr(a)
     nd = _nd(a)
     return reshape(a, (1, 1)) if nd == 0 else reshape(a, (1, -1)) if nd == 1 else a
 
 
-def hstack(tup, **kwargs):
-    """Join along the second axis (the first for 1-D arrays), as NumPy."""
+def hstack(tup, **kwargs) -> Any:
+    """Join along the second axis (the first for 1-D arrays), as NumPy.
+
+    >>> hstack([ones((2, 1)), zeros((2, 2))]).shape
+    (2, 3)
+    """
     arrs = [atleast_1d(a) for a in tup]
     return concatenate(arrs, 0 if builtins.all(_nd(a) == 1 for a in arrs) else 1, **kwargs)
 
 
-def vstack(tup, **kwargs):
+def vstack(tup, **kwargs) -> Any:
+    """Join along the first axis, 1-D arrays as rows.
+
+    >>> vstack([ones(3), zeros(3)]).shape
+    (2, 3)
+    """
     return concatenate([atleast_2d(a) for a in tup], 0, **kwargs)
 
 
-def where(condition, x=None, y=None):
-    """``where(cond, x, y)``; with only ``cond`` it is NumPy's (indices, no gradient)."""
+def where(condition, x=None, y=None) -> Any:
+    """``where(cond, x, y)``; with only ``cond`` it is NumPy's (indices, no gradient).
+
+    >>> where(array([True, False]), 1.0, -1.0).tolist()
+    [1.0, -1.0]
+    """
     if x is None and y is None:
         return _np.where(_interop._data(condition))
     return _ops.where(condition, x, y)
 
 
-def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None):
+def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None) -> Any:
+    """Clamp to [a_min, a_max] (NumPy 2's ``min``/``max`` also accepted).
+
+    >>> clip([-2.0, 0.5, 3.0], -1.0, 1.0).tolist()
+    [-1.0, 0.5, 1.0]
+    """
+    a = _arr(a)
     _refuse("clip", out=out)
     return _ops.clip(a, min=a_min if min is None else min, max=a_max if max is None else max)
 
 
-def pad(array, pad_width, mode="constant", constant_values=0):
+def pad(array, pad_width, mode="constant", constant_values=0) -> Any:
+    """Constant padding, ``pad_width`` as in NumPy.
+
+    >>> pad(ones(2), 1).tolist()
+    [0.0, 1.0, 1.0, 0.0]
+    """
     if mode != "constant" or not isinstance(constant_values, (int, float)):
         raise TypeError("np.pad on graphgrad values: only mode='constant' with one value")
-    return _ops.pad(array, pad_width, float(constant_values))
+    return _ops.pad(_arr(array), pad_width, float(constant_values))
 
 
 # ---- what passes through, what is refused ------------------------------------------------
@@ -385,6 +587,11 @@ _PASS_FUNCS = {"result_type", "promote_types", "can_cast", "broadcast_shapes", "
 
 
 def _unavailable(name: str) -> AttributeError:
+    if isinstance(getattr(_np, name, None), types.ModuleType):
+        return AttributeError(
+            f"graphgrad.numpy has no {name!r}: NumPy's {name} module has no graphgrad ops, so "
+            "its functions would not be differentiable. Use numpy."
+            f"{name} on the data outside the graph (t.numpy()).")
     return AttributeError(
         f"graphgrad.numpy has no {name!r}: NumPy's {name} has no graphgrad op, so it would "
         "not be differentiable. Compute it with NumPy on the data outside the graph "

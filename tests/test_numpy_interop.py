@@ -142,3 +142,10 @@ def test_dispatch_works_inside_compile():
 
     x = np.array([0.0, 1.0])
     np.testing.assert_allclose(np.asarray(f(x)), 2 * np.exp(x).sum())
+
+
+def test_inplace_into_an_int_array_names_the_operands():
+    w = np.zeros(2, dtype=np.int64)
+    with pytest.raises(TypeError, match=r"np\.add\(\.\.\., out=<ndarray>\) on operands "
+                                        r"\[\(2,\) int64, \(2,\) float64\] into \[\(2,\) int64\]"):
+        w += gg.tensor([0.5, 0.5], dtype=gg.float64)

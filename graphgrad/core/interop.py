@@ -97,7 +97,15 @@ def _into_arrays(ufunc, method, inputs, out, kwargs):
             raise TypeError(f"{name}(..., out=<ndarray>): writing a Tensor that requires grad "
                             f"(shape {a.shape}) into a NumPy array would drop its gradient; "
                             "write `arr = arr - t` to stay in the graph, or use t.detach()")
-    return getattr(ufunc, method)(*[_data(a) for a in inputs], out=out, **kwargs)
+    raw = [_data(a) for a in inputs]
+    try:
+        return getattr(ufunc, method)(*raw, out=out, **kwargs)
+    except (TypeError, ValueError) as e:  # casting, shapes: name them, not NumPy's frames
+        shapes = ", ".join(f"{getattr(a, 'shape', ())} {getattr(a, 'dtype', type(a).__name__)}"
+                           for a in raw)
+        into = ", ".join(f"{o.shape} {o.dtype}" for o in outs if hasattr(o, "shape"))
+        raise TypeError(f"{name}(..., out=<ndarray>) on operands [{shapes}] into [{into}]: "
+                        f"{e}") from None
 
 
 def array_function(self, func: Callable, types, args, kwargs) -> Any:
