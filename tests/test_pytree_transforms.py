@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 import graphgrad as gg
-from graphgrad.core.pytree import tree_flatten, tree_map, tree_structure, tree_unflatten
+from graphgrad.core.pytree import (
+    register_pytree_node,
+    tree_flatten,
+    tree_flatten_up_to,
+    tree_map,
+    tree_structure,
+    tree_unflatten,
+)
 from graphgrad.testing import gradcheck
 
 RNG = np.random.default_rng(7)
@@ -244,10 +251,41 @@ def test_cotangents_and_tangents_may_be_lists_below_a_leaf():
 
 
 def test_tree_flatten_up_to():
-    from graphgrad.core.pytree import tree_flatten_up_to
     td = tree_structure({"a": 1, "b": (2, None)})
     assert tree_flatten_up_to(td, {"b": ([5], None), "a": 4}) == [4, [5]]
     with pytest.raises(ValueError, match=r"expected \(\*, None\) at \['b'\], got a list"):
         tree_flatten_up_to(td, {"a": 1, "b": [2, None]})
     with pytest.raises(ValueError, match=r"expected None at \['b'\]\[1\]"):
         tree_flatten_up_to(td, {"a": 1, "b": (2, 3)})
+
+
+class Affine:
+    """A user's parameter container, registered as a pytree node."""
+
+    def __init__(self, w, b, name="affine"):
+        self.w, self.b, self.name = w, b, name
+
+    def __call__(self, x):
+        return x @ self.w + self.b
+
+
+register_pytree_node(Affine, lambda m: ((m.w, m.b), m.name),
+                     lambda name, c: Affine(c[0], c[1], name))
+
+
+def test_a_registered_class_is_a_pytree_for_the_transforms():
+    torch = pytest.importorskip("torch")
+    w, b, x = RNG.normal(size=(3, 2)), RNG.normal(size=2), RNG.normal(size=(4, 3))
+    g = gg.grad(lambda m: gg.sum(gg.tanh(m(x))))(Affine(w, b, "layer1"))
+    assert isinstance(g, Affine) and g.name == "layer1"
+    tw, tb = torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)
+    torch.tanh(torch.tensor(x) @ tw + tb).sum().backward()
+    np.testing.assert_allclose(g.w.numpy(), tw.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(g.b.numpy(), tb.grad.numpy(), rtol=1e-10)
+    assert tree_structure(Affine(1, 2, "a")) != tree_structure(Affine(1, 2, "b"))
+    with pytest.raises(ValueError, match="expected Affine"):
+        tree_flatten_up_to(tree_structure(Affine(1, 2, "a")), Affine(1, 2, "b"))
+    with pytest.raises(ValueError, match="expected Affine"):
+        tree_flatten_up_to(tree_structure(Affine(1, 2, "a")), (1, 2))
+    with pytest.raises(TypeError, match="built in"):
+        register_pytree_node(dict, None, None)
