@@ -221,3 +221,13 @@ def test_neural_net_with_a_dict_of_parameters():
     assert set(g) == {"hidden", "out"} and set(g["out"]) == {"W", "b"}
     for a, b in zip(tree_leaves(as_list(g)), tree_leaves(g_list)):
         numpy.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_docs_examples_run():
+    import pathlib
+    import re
+    doc = pathlib.Path(__file__).resolve().parents[1] / "docs" / "autograd.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
+    assert len(blocks) >= 2
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"docs/autograd.md block {i}", "exec"), {"__name__": f"doc_{i}"})
