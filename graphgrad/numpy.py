@@ -21,6 +21,7 @@ and ``random`` (for data) are NumPy's own.
 from __future__ import annotations
 
 import builtins
+import sys
 import types
 from typing import Any
 
@@ -393,6 +394,9 @@ class _Linalg(types.ModuleType):
 
 
 linalg = _Linalg("graphgrad.numpy.linalg")
+# `import graphgrad.numpy.random as npr` (as autograd's examples import theirs) and linalg
+sys.modules[__name__ + ".random"] = random
+sys.modules[__name__ + ".linalg"] = linalg
 
 
 # ---- shapes ---------------------------------------------------------------------------------

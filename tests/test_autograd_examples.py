@@ -1,12 +1,14 @@
 """HIPS autograd's own examples, ported by changing their import lines only:
 
     import autograd.numpy as np            ->  import graphgrad.numpy as np
+    import autograd.numpy.random as npr    ->  import graphgrad.numpy.random as npr
     from autograd import grad, elementwise_grad  ->  from graphgrad import ...
 
 The example bodies below are autograd's (README tanh, examples/logistic_regression.py,
 examples/neural_net.py); only plotting, data loading and autograd.misc helpers are
 replaced. Results are checked against finite differences and PyTorch."""
 
+import graphgrad.numpy.random as npr
 import numpy
 import pytest
 
@@ -113,7 +115,7 @@ def test_logistic_regression_trains_as_in_torch():
 # --------------------------------------------------- examples/neural_net.py ----
 
 
-def init_random_params(scale, layer_sizes, rs=np.random.RandomState(0)):
+def init_random_params(scale, layer_sizes, rs=npr.RandomState(0)):
     """Build a list of (weights, biases) tuples,
        one for each layer in the net."""
     return [(scale * rs.randn(m, n),  # weight matrix
@@ -163,7 +165,7 @@ def _data(n=12, d=5, k=3, seed=1):
 
 def test_neural_net_gradient_of_a_list_of_tuples_matches_finite_differences():
     layer_sizes, L2_reg = [5, 4, 3], 0.1
-    params = init_random_params(0.3, layer_sizes, rs=np.random.RandomState(0))
+    params = init_random_params(0.3, layer_sizes, rs=npr.RandomState(0))
     x, y = _data()
     objective = lambda params: -log_posterior(params, x, y, L2_reg)
     g = grad(objective)(params)
@@ -184,7 +186,7 @@ def test_neural_net_gradient_of_a_list_of_tuples_matches_finite_differences():
 def test_neural_net_training_matches_torch():
     torch = pytest.importorskip("torch")
     layer_sizes, L2_reg, step = [5, 6, 3], 0.01, 0.05
-    params = init_random_params(0.5, layer_sizes, rs=np.random.RandomState(2))
+    params = init_random_params(0.5, layer_sizes, rs=npr.RandomState(2))
     x, y = _data(n=20)
     objective_grad = grad(lambda params: -log_posterior(params, x, y, L2_reg))
     before = accuracy(params, x, y)

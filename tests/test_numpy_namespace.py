@@ -35,6 +35,9 @@ def test_constants_dtypes_and_random_are_numpys():
     assert np.newaxis is None and np.float32 is numpy.float32 and np.float64 is numpy.float64
     assert np.random is numpy.random and np.ndarray is numpy.ndarray
     assert np.random.RandomState(0).randn(3).shape == (3,)
+    import graphgrad.numpy.linalg as la
+    import graphgrad.numpy.random as npr
+    assert npr is numpy.random and la is np.linalg
 
 
 @pytest.mark.parametrize("name", ["exp", "log", "tanh", "sin", "cos", "sqrt", "abs", "log1p",
