@@ -21,6 +21,7 @@ and ``random`` (for data) are NumPy's own.
 from __future__ import annotations
 
 import builtins
+import functools
 import sys
 import types
 from typing import Any
@@ -131,9 +132,27 @@ greater, greater_equal, less, less_equal = (_ops.greater, _ops.greater_equal, _o
 equal, not_equal = _ops.equal, _ops.not_equal
 logical_and, logical_or, logical_not = _ops.logical_and, _ops.logical_or, _ops.logical_not
 isnan, isfinite = _ops.isnan, _ops.isfinite
-matmul = _ops.matmul
-einsum = _ops.einsum
-outer = _ops.outer
+
+
+def _lists_as_arrays(f, n: int = 1):
+    """``f`` taking lists for its first ``n`` (array) arguments, as NumPy does."""
+    @functools.wraps(f)
+    def wrapped(*args, **kwargs):
+        return f(*[_arr(a) if i < n else a for i, a in enumerate(args)], **kwargs)
+    return wrapped
+
+
+matmul = _lists_as_arrays(_ops.matmul, 2)
+outer = _lists_as_arrays(_ops.outer, 2)
+
+
+def einsum(subscripts: str, *operands) -> Any:
+    """Einstein summation over graphgrad ops.
+
+    >>> float(einsum("i,i->", [1.0, 2.0], [3.0, 4.0]))
+    11.0
+    """
+    return _ops.einsum(subscripts, *[_arr(o) for o in operands])
 for _name in ("expm1", "logaddexp"):  # primitives that other work may add
     if hasattr(_ops, _name):
         globals()[_name] = getattr(_ops, _name)
@@ -387,7 +406,7 @@ class _Linalg(types.ModuleType):
 
     @staticmethod
     def norm(x, ord=None, axis=None, keepdims=False):
-        return _ops.norm(x, ord, axis, keepdims)
+        return _ops.norm(_arr(x), ord, axis, keepdims)
 
     def __getattr__(self, name: str):
         raise _unavailable(f"linalg.{name}")
@@ -444,12 +463,12 @@ def swapaxes(a, axis1, axis2) -> Any:
     return _ops.swapaxes(a, axis1, axis2)
 
 
-moveaxis = _ops.moveaxis
-broadcast_to = _ops.broadcast_to
-tile = _ops.tile
-flip = _ops.flip
-split = _ops.split
-take_along_axis = _ops.take_along_axis
+moveaxis = _lists_as_arrays(_ops.moveaxis)
+broadcast_to = _lists_as_arrays(_ops.broadcast_to)
+tile = _lists_as_arrays(_ops.tile)
+flip = _lists_as_arrays(_ops.flip)
+split = _lists_as_arrays(_ops.split)
+take_along_axis = _lists_as_arrays(_ops.take_along_axis, 2)
 
 
 def squeeze(a, axis=None) -> Any:

@@ -118,3 +118,16 @@ def test_unsupported_arguments_are_named():
     x = gg.tensor(numpy.ones(3), requires_grad=True)
     with pytest.raises(TypeError, match=r"np\.sum on graphgrad values.*'out'"):
         np.sum(x, out=numpy.zeros(()))
+
+
+def test_lists_are_taken_as_numpy_takes_them():
+    assert np.linalg.norm([3.0, 4.0]) == 5.0
+    assert np.matmul([[1.0, 2.0]], [[3.0], [4.0]]).tolist() == [[11.0]]
+    assert np.outer([1.0, 2.0], [3.0]).tolist() == [[3.0], [6.0]]
+    assert np.sum([[1.0, 2.0], [3.0, 4.0]], axis=0).tolist() == [4.0, 6.0]
+    assert np.flip([1.0, 2.0]).tolist() == [2.0, 1.0]
+    assert np.tile([1.0], 3).tolist() == [1.0, 1.0, 1.0]
+    x = gg.tensor(numpy.array(2.0), requires_grad=True)
+    y = np.dot([x, 1.0], [3.0, 4.0])  # a list holding a Tensor stays in the graph
+    y.backward()
+    assert y.item() == 10.0 and x.grad.item() == 3.0
