@@ -289,3 +289,8 @@ def test_a_registered_class_is_a_pytree_for_the_transforms():
         tree_flatten_up_to(tree_structure(Affine(1, 2, "a")), (1, 2))
     with pytest.raises(TypeError, match="built in"):
         register_pytree_node(dict, None, None)
+
+
+def test_a_non_numeric_output_is_named():
+    with pytest.raises(TypeError, match=r"jacobian: f returned a str among its outputs"):
+        gg.jacobian(lambda x: {"y": x, "tag": "hello"})(np.ones(2))

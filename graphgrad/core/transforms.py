@@ -195,8 +195,16 @@ def grad(f: Callable, argnums=0, has_aux: bool = False, *, argnum=None) -> Calla
 
 
 def _out_leaves(res, name: str):
+    """f's output as Tensor leaves and its tree; a leaf that is not numeric is an error."""
     leaves, tree = tree_flatten(res)
-    return [_to_tensor(v) for v in leaves], tree
+    out = []
+    for v in leaves:
+        t = _to_tensor(v)
+        if t.data.dtype.kind not in "biuf":
+            raise TypeError(f"{name}: f returned a {type(v).__name__} among its outputs "
+                            f"({tree}); outputs must be tensors, arrays or numbers")
+        out.append(t)
+    return out, tree
 
 
 def vjp(f: Callable, *primals) -> tuple[Any, Callable]:
