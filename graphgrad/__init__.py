@@ -7,7 +7,7 @@
 (6.0, 2.0, 5.0)
 """
 
-from . import ops  # noqa: F401
+from . import numpy, ops  # noqa: F401  (numpy: fills the NumPy-protocol tables)
 from .compiler import compile  # noqa: F401,A004
 from .core.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly  # noqa: F401
 from .core.backend import (  # noqa: F401
@@ -52,10 +52,14 @@ from .core.state import enable_grad, is_grad_enabled, no_grad, set_grad_enabled 
 from .core.tensor import Tensor  # noqa: F401
 from .core.transforms import (  # noqa: F401
     custom_vjp,
+    elementwise_grad,
     grad,
     hessian,
+    hessian_tensor_product,
+    hessian_vector_product,
     jacobian,
     jvp,
+    make_hvp,
     value_and_grad,
     vjp,
 )

@@ -81,8 +81,34 @@ def _flatten(x, leaves: list, is_leaf) -> TreeDef:
         return _NONE
     if _is_namedtuple(x):
         return TreeDef(t, None, tuple(_flatten(c, leaves, is_leaf) for c in x))
+    node = _REGISTRY.get(t)
+    if node is not None:
+        children, aux = node[0](x)
+        return TreeDef(t, aux, tuple(_flatten(c, leaves, is_leaf) for c in children))
     leaves.append(x)
     return LEAF
+
+
+# container types registered by users (and by graphgrad's own modules): type -> (flatten,
+# unflatten)
+_REGISTRY: dict = {}
+
+
+def register_pytree_node(cls: type, flatten: Callable[[Any], tuple[Iterable, Any]],
+                         unflatten: Callable[[Any, list], Any]) -> None:
+    """Make instances of ``cls`` pytree nodes (as JAX's ``register_pytree_node``):
+    ``flatten(x) -> (children, aux)`` with ``aux`` hashable (static data, part of the
+    structure), and ``unflatten(aux, children) -> x``.
+
+    >>> class Pair:
+    ...     def __init__(self, a, b): self.a, self.b = a, b
+    >>> register_pytree_node(Pair, lambda p: ((p.a, p.b), None), lambda _, c: Pair(*c))
+    >>> tree_map(lambda v: v + 1, Pair(1, [2])).b
+    [3]
+    """
+    if cls in (list, tuple, dict, type(None)) or not isinstance(cls, type):
+        raise TypeError(f"register_pytree_node: {cls!r} is built in or not a class")
+    _REGISTRY[cls] = (flatten, unflatten)
 
 
 def tree_flatten(tree, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list, TreeDef]:
@@ -104,6 +130,9 @@ def _build(td: TreeDef, it):
         return children
     if kind is tuple:
         return tuple(children)
+    node = _REGISTRY.get(kind)
+    if node is not None:
+        return node[1](td.meta, children)
     return kind(*children)  # a namedtuple
 
 
@@ -117,6 +146,63 @@ def tree_unflatten(treedef: TreeDef, leaves: Iterable):
 
 
 _END = object()
+
+
+def _up_to(td: TreeDef, x, out: list, path: str) -> None:
+    if td.kind is None:
+        out.append(x)
+        return
+    if td.kind is type(None):
+        if x is not None:
+            raise ValueError(f"tree_flatten_up_to: expected None at {path or 'the root'}, got "
+                             f"{type(x).__name__}")
+        return
+    if td.kind is dict:
+        if type(x) is not dict or set(x) != set(td.meta):
+            raise ValueError(f"tree_flatten_up_to: expected a dict with keys {list(td.meta)} at "
+                             f"{path or 'the root'}, got {_describe(x)}")
+        for k, c in zip(td.meta, td.children):
+            _up_to(c, x[k], out, f"{path}[{k!r}]")
+        return
+    children = _children(td, x)
+    if children is None:
+        raise ValueError(f"tree_flatten_up_to: expected {td} at {path or 'the root'}, got "
+                         f"{_describe(x)}")
+    for i, (c, v) in enumerate(zip(td.children, children)):
+        _up_to(c, v, out, f"{path}[{i}]")
+
+
+def _children(td: TreeDef, x):
+    """The children of ``x`` if it is a node of ``td``'s kind and arity, else None."""
+    if type(x) is not td.kind:
+        return None
+    node = _REGISTRY.get(td.kind)
+    if node is not None:
+        children, aux = node[0](x)
+        if aux != td.meta:  # other static data: another structure
+            return None
+        x = list(children)
+    return x if len(x) == len(td.children) else None
+
+
+def _describe(x) -> str:
+    if type(x) is dict:
+        return f"a dict with keys {list(x)}"
+    if isinstance(x, (list, tuple)):
+        return f"a {type(x).__name__} of length {len(x)}"
+    return type(x).__name__
+
+
+def tree_flatten_up_to(treedef: TreeDef, tree) -> list:
+    """The subtrees of ``tree`` at the leaf positions of ``treedef`` (``tree`` must have
+    that structure down to them; below a leaf anything goes, e.g. a list for an array).
+
+    >>> tree_flatten_up_to(tree_structure({"a": 1, "b": (2, 3)}), {"a": [1, 1], "b": (4, 5)})
+    [[1, 1], 4, 5]
+    """
+    out: list = []
+    _up_to(treedef, tree, out, "")
+    return out
 
 
 def tree_leaves(tree, is_leaf: Callable[[Any], bool] | None = None) -> list:
@@ -140,5 +226,5 @@ def tree_map(f: Callable, tree, *rest, is_leaf: Callable[[Any], bool] | None = N
     return tree_unflatten(td, [f(*xs) for xs in zip(leaves, *others)])
 
 
-__all__ = ["LEAF", "TreeDef", "tree_flatten", "tree_leaves", "tree_map", "tree_structure",
-           "tree_unflatten"]
+__all__ = ["LEAF", "TreeDef", "register_pytree_node", "tree_flatten", "tree_flatten_up_to",
+           "tree_leaves", "tree_map", "tree_structure", "tree_unflatten"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend as B
+from . import interop as _interop
 from . import primitive as _prim
 from .state import tracer
 
@@ -20,7 +21,9 @@ class Tensor:
 
     __slots__ = ("data", "grad", "_rg", "_node", "_fw", "_hooks", "_version", "name",
                  "__weakref__")
-    __array_ufunc__ = None  # make NumPy defer `ndarray + Tensor` to Tensor.__radd__
+    # np.exp(t), np.sum(t), ndarray + t run graphgrad's ops (core/interop.py)
+    __array_ufunc__ = _interop.array_ufunc
+    __array_function__ = _interop.array_function
     __array_priority__ = 1000
 
     def __init__(self, data, dtype=None, requires_grad: bool = False, name: str | None = None):
