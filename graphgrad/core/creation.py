@@ -6,6 +6,7 @@ import numpy as np
 
 from . import backend as B
 from .backend import xp
+from .dtypes import check_device
 from .tensor import Tensor
 
 _rng = np.random.default_rng()
@@ -31,7 +32,7 @@ def _shape(shape) -> tuple:
     return tuple(shape)
 
 
-def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
+def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """A tensor from a number, nested lists, a NumPy array or another tensor (copied).
 
     Python floats become float32; NumPy arrays keep their dtype unless ``dtype`` is given.
@@ -39,6 +40,7 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     >>> tensor([1.0, 2.0]).dtype
     dtype('float32')
     """
+    check_device(device, "tensor")
     if isinstance(data, Tensor):
         data = data.data
     arr = B.asarray(data, dtype)
@@ -47,15 +49,19 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor(arr, requires_grad=requires_grad)
 
 
-def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros(*shape, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    check_device(device, "zeros")
     return Tensor(xp.zeros(_shape(shape), dtype=_float_dtype(dtype)), requires_grad=requires_grad)
 
 
-def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones(*shape, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    check_device(device, "ones")
     return Tensor(xp.ones(_shape(shape), dtype=_float_dtype(dtype)), requires_grad=requires_grad)
 
 
-def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+def full(shape, fill_value, dtype=None, requires_grad: bool = False,
+        device=None) -> Tensor:
+    check_device(device, "full")
     if isinstance(shape, int):
         shape = (shape,)
     if dtype is None:  # as PyTorch: bool -> bool, int -> int64, float -> float32
@@ -69,12 +75,16 @@ def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
                   requires_grad=requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
+def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False,
+        device=None) -> Tensor:
+    check_device(device, "eye")
     return Tensor(xp.eye(n, m, dtype=_float_dtype(dtype)), requires_grad=requires_grad)
 
 
-def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False,
+        device=None) -> Tensor:
     """As NumPy's arange: integers give int64, any float gives float32."""
+    check_device(device, "arange")
     if stop is None:
         start, stop = 0, start
     if dtype is None:
@@ -84,42 +94,51 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False) ->
                   requires_grad=requires_grad)
 
 
-def linspace(start, stop, num: int = 50, dtype=None, requires_grad: bool = False) -> Tensor:
+def linspace(start, stop, num: int = 50, dtype=None, requires_grad: bool = False,
+        device=None) -> Tensor:
+    check_device(device, "linspace")
     return Tensor(xp.linspace(start, stop, num, dtype=_float_dtype(dtype)),
                   requires_grad=requires_grad)
 
 
-def zeros_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros_like(t, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    check_device(device, "zeros_like")
     data = t.data if isinstance(t, Tensor) else xp.asarray(t)
     return Tensor(xp.zeros(xp.shape(data), dtype=dtype or getattr(data, "dtype", None)),
                   requires_grad=requires_grad)
 
 
-def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones_like(t, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    check_device(device, "ones_like")
     data = t.data if isinstance(t, Tensor) else xp.asarray(t)
     return Tensor(xp.ones(xp.shape(data), dtype=dtype or getattr(data, "dtype", None)),
                   requires_grad=requires_grad)
 
 
-def full_like(t, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+def full_like(t, fill_value, dtype=None, requires_grad: bool = False,
+        device=None) -> Tensor:
+    check_device(device, "full_like")
     data = t.data if isinstance(t, Tensor) else xp.asarray(t)
     return Tensor(xp.full(xp.shape(data), fill_value, dtype=dtype or data.dtype),
                   requires_grad=requires_grad)
 
 
-def rand(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def rand(*shape, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Uniform on [0, 1)."""
+    check_device(device, "rand")
     data = _rng.random(_shape(shape)).astype(_float_dtype(dtype))
     return Tensor(data, requires_grad=requires_grad)
 
 
-def randn(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def randn(*shape, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Standard normal."""
+    check_device(device, "randn")
     data = _rng.standard_normal(_shape(shape)).astype(_float_dtype(dtype))
     return Tensor(data, requires_grad=requires_grad)
 
 
-def randint(low: int, high: int, size, dtype=None) -> Tensor:
+def randint(low: int, high: int, size, dtype=None, device=None) -> Tensor:
+    check_device(device, "randint")
     if isinstance(size, int):
         size = (size,)
     return Tensor(_rng.integers(low, high, size=tuple(size)).astype(dtype or B.int64))

@@ -15,7 +15,8 @@ from __future__ import annotations
 from . import backend as _backend
 from . import graph as _graph
 from .backend import xp
-from .errors import op_error, warn_upcast
+from .dtypes import fix_float64 as _fix_float64
+from .errors import op_error
 from .graph import Node, stamp_site
 
 PRIMITIVES: dict[str, "Primitive"] = {}
@@ -168,11 +169,11 @@ class Primitive:
             raise op_error(self, args, params, exc) from exc
         if type(out) is not _ndarray and foreign is None:
             out = xp.asarray(out)
-        if out.dtype is _F64 and _warn_upcast:  # float32 silently promoted? (warns once)
-            warn_upcast(self, args)
+        if out.dtype is _F64:  # PyTorch's promotion, or a float32 upcast warning
+            out = _fix_float64(self, args, out)
         t = T.__new__(T)  # Tensor._from_array, inlined: this is the hottest line
         t.data = out
-        t.grad = None
+        t._grad = None
         t._node = None
         t._fw = None
         t._hooks = None
