@@ -113,9 +113,13 @@ def _index_put_impl(x, values, index):
 
 
 def _index_put_vjp_values(g, out, x, values, index):
-    from .shape import sum_to
+    from .shape import reshape, sum_to
     vshape = tuple(getattr(raw(values), "shape", ()))
-    return sum_to(getitem_p(g, index=index), vshape)
+    gsel = getitem_p(g, index=index)
+    extra = len(vshape) - len(raw(gsel).shape)
+    if extra > 0:  # values may carry leading 1s that the assignment drops (as NumPy)
+        gsel = reshape(gsel, (1,) * extra + tuple(raw(gsel).shape))
+    return sum_to(gsel, vshape)
 
 
 def _index_put_jvp_values(t, out, x, values, index):
