@@ -576,3 +576,13 @@ def test_function_forward_is_not_recorded():
     x = gg.tensor(1.0, requires_grad=True)
     Id.apply(x).backward()
     assert x.grad.item() == 10.0
+
+
+def test_docs_examples_run():
+    import pathlib
+    import re
+    doc = pathlib.Path(__file__).resolve().parents[1] / "docs" / "pytorch.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
+    assert len(blocks) == 3
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"docs/pytorch.md block {i}", "exec"), {"__name__": "doc"})
