@@ -431,6 +431,13 @@ def test_promotion_unary_float_functions_of_ints():
         assert str(g.dtype) == str(t.dtype).replace("torch.", "")
 
 
+def test_numpy_scalars_promote_as_python_numbers_as_torch():
+    for s in (np.float64(2.5), np.float32(0.5)):  # (np.int32: NumPy widens int8)
+        for dt in ("int8", "int64", "float32", "bool"):
+            a = _arrays(dt)
+            _check_promotion("mul", gg.tensor(a), s, torch.tensor(a), s)
+
+
 def test_result_type_and_promote_types():
     assert gg.result_type(gg.tensor([1, 2]), 2.5) == np.float32
     assert gg.result_type(gg.tensor([1.0]), gg.tensor(np.float64(1.0))) == np.float32

@@ -80,12 +80,14 @@ def _operand_dtypes(operands):
     """(dims, zero_dim, wrapped): the promoted dtype of each group of operands (or None)."""
     groups = [None, None, None]
     for x in operands:
-        data = getattr(x, "data", x) if not isinstance(x, np.ndarray) else x
+        data = x.data if isinstance(x, _prim.Tensor) else x  # (ndarray.data is a buffer)
+        if isinstance(data, np.generic):  # NumPy scalars count as numbers, as in PyTorch
+            data = data.item()
         dt = getattr(data, "dtype", None)
-        if dt is not None:
-            k = 0 if getattr(data, "ndim", 0) > 0 else 1
-        elif isinstance(x, (bool, int, float, complex)):
-            dt, k = _scalar_dtype(x), 2
+        if dt is not None:  # tensors, arrays
+            k = 0 if data.ndim > 0 else 1
+        elif isinstance(data, (bool, int, float, complex)):
+            dt, k = _scalar_dtype(data), 2
         else:
             continue
         groups[k] = dt if groups[k] is None else promote_types(groups[k], dt)
