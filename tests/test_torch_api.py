@@ -217,6 +217,22 @@ def test_grad_rejects_non_tensors_and_wrong_shapes():
     assert x.grad is None
 
 
+def test_item_of_many_elements_is_a_clear_error():
+    with pytest.raises(gg.ShapeError, match=r"item\(\).*\(2,\)"):
+        gg.tensor([1.0, 2.0]).item()
+    assert gg.tensor([[3.0]]).item() == 3.0
+
+
+def test_retained_grad_is_one_buffer_across_backward_calls():
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    (y * y).sum().backward(retain_graph=True)
+    first = y.grad
+    (y * y).sum().backward()
+    assert y.grad is first and y.grad.tolist() == [8.0, 16.0]
+
+
 def test_grad_zero_then_accumulate():
     x = gg.tensor([1.0, 2.0], requires_grad=True)
     (x * x).sum().backward()

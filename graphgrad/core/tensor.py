@@ -176,6 +176,10 @@ class Tensor:
     def item(self):
         if _prim._trace_hook is not None:
             raise _value_escape_error(self, "item()")
+        if self.data.size != 1:
+            raise _shape_error(f"item(): the tensor has shape {self.shape} "
+                               f"({self.data.size} elements); only a one-element tensor "
+                               "converts to a Python number (use .tolist())")
         return self.data.item()
 
     def tolist(self):
@@ -320,9 +324,12 @@ class Tensor:
         def _keep(g, t=self):
             if g._rg or g._node is not None:  # create_graph: keep the recorded gradient
                 t._grad = g if t._grad is None else t._grad + g
-            else:  # own the buffer (the engine may hand the same array on to a leaf)
-                t._grad = Tensor._from_array(
-                    g.data.copy() if t._grad is None else t._grad.data + g.data)
+            elif t._grad is None:  # own the buffer (the engine may hand it on to a leaf)
+                t._grad = Tensor._from_array(g.data.copy())
+            elif t._grad.data.flags.writeable and t._grad.data.shape == g.data.shape:
+                t._grad.data += g.data  # one buffer across backward calls, as PyTorch
+            else:
+                t._grad = Tensor._from_array(t._grad.data + g.data)
         _keep._retain = True
         self.register_hook(_keep)
 
