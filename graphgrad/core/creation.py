@@ -60,7 +60,7 @@ def ones(*shape, dtype=None, requires_grad: bool = False, device=None) -> Tensor
 
 
 def full(shape, fill_value, dtype=None, requires_grad: bool = False,
-        device=None) -> Tensor:
+         device=None) -> Tensor:
     check_device(device, "full")
     if isinstance(shape, int):
         shape = (shape,)
@@ -82,7 +82,7 @@ def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False,
 
 
 def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False,
-        device=None) -> Tensor:
+           device=None) -> Tensor:
     """As NumPy's arange: integers give int64, any float gives float32."""
     check_device(device, "arange")
     if stop is None:
@@ -95,7 +95,7 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False,
 
 
 def linspace(start, stop, num: int = 50, dtype=None, requires_grad: bool = False,
-        device=None) -> Tensor:
+             device=None) -> Tensor:
     check_device(device, "linspace")
     return Tensor(xp.linspace(start, stop, num, dtype=_float_dtype(dtype)),
                   requires_grad=requires_grad)
@@ -116,7 +116,7 @@ def ones_like(t, dtype=None, requires_grad: bool = False, device=None) -> Tensor
 
 
 def full_like(t, fill_value, dtype=None, requires_grad: bool = False,
-        device=None) -> Tensor:
+              device=None) -> Tensor:
     check_device(device, "full_like")
     data = t.data if isinstance(t, Tensor) else xp.asarray(t)
     return Tensor(xp.full(xp.shape(data), fill_value, dtype=dtype or data.dtype),
