@@ -7,20 +7,27 @@
 (6.0, 2.0, 5.0)
 """
 
-from . import numpy, ops  # noqa: F401  (numpy: fills the NumPy-protocol tables)
+from . import autograd, numpy, ops  # noqa: F401  (numpy: fills the NumPy-protocol tables)
 from .compiler import compile  # noqa: F401,A004
 from .core.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly  # noqa: F401
 from .core.backend import (  # noqa: F401
     bool_,
+    double,
     float16,
     float32,
     float64,
+    half,
     int8,
     int16,
     int32,
     int64,
+    long,
+    short,
     uint8,
 )
+from .core.backend import bool_ as bool  # noqa: F401,A004  (PyTorch's dtype names)
+from .core.backend import float32 as float  # noqa: F401,A004
+from .core.backend import int32 as int  # noqa: F401,A004
 from .core.creation import (  # noqa: F401
     arange,
     eye,
@@ -37,6 +44,7 @@ from .core.creation import (  # noqa: F401
     zeros,
     zeros_like,
 )
+from .core.dtypes import device, promote_types, result_type  # noqa: F401
 from .core.engine import grad_of  # noqa: F401
 from .core.errors import (  # noqa: F401
     AnomalyError,

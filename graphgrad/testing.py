@@ -18,9 +18,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .core import engine as _ad
-from .core.engine import enable_grad
 from .core.graph import format_site
 from .core.primitive import Primitive
+from .core.state import enable_grad
 from .core.tensor import Tensor
 from .core.transforms import jvp, vjp
 from .ops import concatenate, reshape

@@ -506,6 +506,18 @@ ENTRIES: list[Entry] = [
           lambda x, dim, idx, src: _np_scatter_add(x, dim, idx, src),
           torch.scatter_add if torch else None,
           [(R(3, 4), 0, Idx(3, 2, 4), R(2, 4)), (R(3, 4), 1, Idx(4, 3, 6), R(3, 6))]),
+    Entry("index_put", ("index_put",), lambda x, v, index: gg.ops.index.index_put(x, index, v),
+          lambda x, v, index: _np_index_put(x, index, v),
+          lambda x, v, index: _tindex_put(x, index, v), [(R(3, 4), R())],
+          {"index": [1, (slice(None), slice(1, 3)), np.array([0, 2]),
+                     np.array([True, False, True]), (np.array([0, 2]), np.array([1, 3])),
+                     np.array([[True, False, False, True]] * 3), (Ellipsis, -1)]}),
+    Entry("index_put[values]", ("index_put",),
+          lambda x, v, index: gg.ops.index.index_put(x, index, v),
+          lambda x, v, index: _np_index_put(x, index, v),
+          lambda x, v, index: _tindex_put(x, index, v), [(R(3, 4), R(4)), (R(3, 4), R(1, 4))],
+          {"index": [np.array([True, False, True]), 2, np.array([1, 0]),
+                     (slice(0, 2),)]}),
     # ------------------------------------------------------------ nn (fused) ----
     Entry("softmax", ("softmax",), gg.softmax,
           lambda x, axis: np.exp(_np_log_softmax(x, axis)), torch.softmax if torch else None,
@@ -531,6 +543,18 @@ ENTRIES: list[Entry] = [
           TF.mse_loss if TF else None, [(R(2, 3), R(2, 3)), (R(4,), R(4,))],
           {"reduction": ["mean", "sum", "none"]}),
 ]
+
+
+def _np_index_put(x, index, v):
+    out = x.copy()
+    out[index] = v
+    return out
+
+
+def _tindex_put(x, index, v):
+    out = x.clone()  # torch: x[index] = v on a copy is its index_put, differentiable
+    out[_tidx(index)] = v
+    return out
 
 
 def _np_scatter_add(x, dim, idx, src):

@@ -497,7 +497,7 @@ def test_tensor_copies_its_data():
 def test_tensor_attributes():
     x = gg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
     assert isinstance(x.data, np.ndarray)
-    assert x.shape == (2, 3) and x.ndim == 2 and x.size == 6
+    assert x.shape == (2, 3) and x.ndim == 2 and x.numel() == 6 and x.size() == (2, 3)
     assert x.dtype == gg.float32
     np.testing.assert_array_equal(x.T.numpy(), x.numpy().T)
     assert x.grad is None and x.requires_grad and x.is_leaf

@@ -240,10 +240,14 @@ def test_no_upcast_warning_for_python_scalars_or_same_dtype():
     errors.reset_warnings()
 
 
-def test_warning_with_integer_tensor():
+def test_integer_tensor_keeps_float32_without_warning():
+    # PyTorch's promotion: an int64 tensor does not widen a float32 one (NumPy: float64)
     errors.reset_warnings()
-    with pytest.warns(gg.GraphgradWarning):
-        gg.tensor([1.0]) * gg.tensor([2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert (gg.tensor([1.0]) * gg.tensor([2])).dtype == np.float32
+    with pytest.warns(gg.GraphgradWarning):  # a float64 array still widens float32
+        assert (gg.tensor([1.0]) * gg.tensor(np.array([2.0]))).dtype == np.float64
     errors.reset_warnings()
 
 

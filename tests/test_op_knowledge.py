@@ -141,7 +141,7 @@ def test_softplus_compiles_to_one_numpy_call():
 def _grads_gg(x, lo, hi):
     ts = [gg.tensor(a, requires_grad=True) if a is not None else None for a in (x, lo, hi)]
     out = gg.clamp(ts[0], ts[1], ts[2])
-    gg.sum(out * np.arange(1.0, out.size + 1).reshape(out.shape)).backward()
+    gg.sum(out * np.arange(1.0, out.numel() + 1).reshape(out.shape)).backward()
     return out.data, [t.grad.data if t is not None and t.grad is not None
                       else (np.zeros(np.shape(a)) if a is not None else None)
                       for t, a in zip(ts, (x, lo, hi))]

@@ -266,3 +266,10 @@ def asarray(value, dtype=None):
     if arr.dtype == float64:  # Python floats: float32 unless asked otherwise
         arr = arr.astype(DEFAULT_FLOAT)
     return arr
+
+# PyTorch's dtype names (gg.float, gg.double, gg.long, gg.half, gg.int, gg.bool are
+# exported under those names by the package; here they would shadow builtins)
+double = float64
+long = int64
+half = float16
+short = int16

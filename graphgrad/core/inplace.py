@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 
 from . import graph as _graph
-from .backend import array_module, xp
+from .backend import array_module, is_array, xp
 from .errors import BackwardError, DTypeError, ShapeError
 from .state import no_grad, state, tracer
 
@@ -48,7 +48,9 @@ def apply(t, name: str, fn, *operands):
     if recording:
         old = Tensor._from_array(t.data)
         old._rg, old._node, old._version, old._fw = t._rg, t._node, t._version, t._fw
-        r = fn(old, *operands)
+        if t._node is not None:  # ops already computed from t's value now use `old`
+            _rewire(t, old, operands)
+        r = fn(old, *[old if o is t else o for o in operands])
     else:
         with no_grad():
             r = fn(Tensor._from_array(t.data), *operands)
@@ -86,6 +88,57 @@ def apply(t, name: str, fn, *operands):
 def _module(x):
     """The array module of a tensor's data (new values live on its backend)."""
     return array_module(x.data)
+
+
+def _rewire(t, old, operands) -> None:
+    """Point the nodes that read ``t``'s current value at ``old`` (which keeps it), so that
+    ``c += c + 1`` makes no cycle: those nodes are found behind the operands (a node
+    computed from ``t`` and not used by this op is left as it is; the version check
+    catches its use in backward)."""
+    from .tensor import Tensor
+    stack = [o._node for o in operands if isinstance(o, Tensor) and o._node is not None
+             and o is not t]
+    seen = set()
+    while stack:
+        node = stack.pop()
+        ins = node.inputs
+        if id(node) in seen or ins is None:
+            continue
+        seen.add(id(node))
+        if any(a is t for a in ins):
+            node.inputs = ins = tuple(old if a is t else a for a in ins)
+        stack.extend(a._node for a in ins
+                     if isinstance(a, Tensor) and a._node is not None and a is not old)
+
+
+def augmented(t, name: str, op, other):
+    """``t op= other`` (``+=``, ``-=``, ``*=``, ``/=``, ``**=``): in place, as PyTorch."""
+    return apply(t, name, op, other)
+
+
+def setitem(t, index, value):
+    """``t[index] = value``: recorded as ``index_put`` while gradients are recorded; else
+    written straight into ``t``'s own buffer."""
+    from ..ops.index import _clean_index, index_put_p
+    from .tensor import Tensor
+    idx = _clean_index(index)
+    if tracer() is not None or (state.grad_enabled and (t._rg or (isinstance(value, Tensor)
+                                                          and value._rg))):
+        return apply(t, "__setitem__", lambda x, v: index_put_p(x, v, index=idx), value)
+    v = value.data if isinstance(value, Tensor) else value
+    if is_array(v) and v.dtype != t.data.dtype and \
+            not xp.can_cast(v.dtype, t.data.dtype, casting="same_kind"):
+        raise DTypeError(f"__setitem__: values of dtype {v.dtype} cannot be stored in a "
+                         f"tensor of dtype {t.data.dtype}")
+    if not _owned(t):  # value semantics: other tensors sharing the buffer keep theirs
+        t.data = t.data.copy()
+    try:
+        t.data[idx] = v
+    except (IndexError, ValueError, TypeError) as exc:
+        from .errors import op_error
+        raise op_error(index_put_p, (t, value), {"index": idx}, exc) from exc
+    t._version = _graph.next_inplace_epoch()
+    return t
 
 
 # ---- the ops, as functions of (tensor, operands) ----

@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 from . import backend as _backend
 from . import graph as _graph
 from .backend import ARRAY_TYPES, xp
-from .errors import op_error, warn_upcast
+from .dtypes import fix_float64 as _fix_float64
+from .errors import op_error
 from .graph import Node, stamp_site
 from .state import state
 
@@ -47,6 +48,8 @@ class Primitive:
         self.impl = impl  # the NumPy forward
         self._impls: dict = {}  # array module -> forward, for other backends
         self.differentiable = differentiable
+        # PyTorch's type promotion applies to the result (elementwise ops; dtypes.py)
+        self.promotes = False
         self.vjps = None  # tuple: vjps[i](g, out, *args, **params) -> grad of input i
         self.vjp_argnum = None  # or one rule vjp_argnum(i, g, out, *args, **params)
         self.jvps = None  # tuple: jvps[i](t_i, out, *args, **params) -> tangent part
@@ -221,11 +224,11 @@ class Primitive:
             raise op_error(self, args, params, exc) from exc
         if type(out) is not _ndarray and (not self._foreign or type(out) not in ARRAY_TYPES):
             out = _backend.asarray_like(out, raw)
-        if out.dtype is _F64 and _warn_upcast:  # float32 silently promoted? (warns once)
-            warn_upcast(self, args)
+        if out.dtype is _F64:  # PyTorch's promotion, or a float32 upcast warning
+            out = _fix_float64(self, args, out)
         t = T.__new__(T)  # Tensor._from_array, inlined: this is the hottest line
         t.data = out
-        t.grad = None
+        t._grad = None
         t._node = None
         t._fw = None
         t._hooks = None

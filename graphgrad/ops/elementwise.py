@@ -447,3 +447,9 @@ isnan = Primitive("isnan", xp.isnan, doc="NaN test", differentiable=False).defco
     "np.isnan({0})")
 isfinite = Primitive("isfinite", xp.isfinite, doc="finite test",
                      differentiable=False).defcodegen("np.isfinite({0})")
+
+
+# PyTorch's type promotion (core/dtypes.py) applies to every elementwise op but the cast
+for _op in [v for v in list(globals().values()) if isinstance(v, Primitive)]:
+    _op.promotes = _op is not astype
+del _op

@@ -157,3 +157,51 @@ def scatter_add(x, dim: int, index, src):
     nd = len(x.shape)
     idx = _along_axis_index(index, dim % nd, nd, x)
     return x + scatter_p(src, index=idx, shape=tuple(x.shape))
+
+
+# ---- index_put: x[index] = values, out of place (Tensor.__setitem__ records it) ----
+
+def _index_put_impl(x, values, index):
+    out = x.copy()
+    out[index] = values
+    return out
+
+
+def _index_put_vjp_values(g, out, x, values, index):
+    from .shape import reshape, sum_to
+    vshape = tuple(getattr(raw(values), "shape", ()))
+    gsel = getitem_p(g, index=index)
+    extra = len(vshape) - len(raw(gsel).shape)
+    if extra > 0:  # values may carry leading 1s that the assignment drops (as NumPy)
+        gsel = reshape(gsel, (1,) * extra + tuple(raw(gsel).shape))
+    return sum_to(gsel, vshape)
+
+
+def _index_put_jvp_values(t, out, x, values, index):
+    from .shape import _zeros_like
+    return index_put_p(_zeros_like(out), t, index=index)
+
+
+index_put_p = Primitive("index_put", _index_put_impl,
+                        doc="a copy of x with values (broadcast) written at index")
+index_put_p.defvjp(
+    lambda g, out, x, values, index: index_put_p(g, 0, index=index),
+    _index_put_vjp_values,
+).defjvp(
+    lambda t, out, x, values, index: index_put_p(t, 0, index=index),
+    _index_put_jvp_values,
+)
+
+
+def index_put(x, index, values):
+    """``x`` with ``values`` written at ``index`` (ints, slices, integer arrays, a boolean
+    mask), out of place; PyTorch's ``index_put`` (without ``accumulate``). Gradients: to
+    ``x``, ``g`` with the written positions zeroed; to ``values``, ``g`` at the positions,
+    summed to ``values``' shape.
+
+    >>> import graphgrad as gg
+    >>> x = gg.tensor([1.0, -2.0, 3.0])
+    >>> index_put(x, x < 0, 0.0).tolist()
+    [1.0, 0.0, 3.0]
+    """
+    return index_put_p(x, values, index=_clean_index(index))

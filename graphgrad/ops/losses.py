@@ -164,7 +164,7 @@ def cross_entropy(logits, target, reduction: str = "mean"):
     if not index_target and user_t != user_l:
         raise ShapeError(f"cross_entropy: probability target of shape {user_t} must match "
                          f"logits of shape {user_l}")
-    if index_target and getattr(target, "size", 1):
+    if index_target and getattr(raw(target), "size", 1):
         classes = user_l[1] if nd > 1 else user_l[0]
         t_raw = raw(target)
         t_raw = array_module(t_raw).asarray(t_raw)
