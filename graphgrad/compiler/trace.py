@@ -33,8 +33,9 @@ _COMPILE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 class Var:
     """One value of a traced graph.
 
-    kind: "input" (an argument of the compiled function), "param" (a tensor the function
-    closes over, read by reference on every call), "const" (a value fixed at trace time)
+    kind: "input" (an argument of the compiled function), "param" (a tensor or array the
+    function reads from outside, read by reference on every call; ``ref`` is it, or a
+    ``GradOf``), "const" (a value made during the trace that nothing else holds, frozen)
     or "op" (computed by ``_node``).
     """
 
@@ -51,7 +52,7 @@ class Var:
         self.phase = "forward"  # "forward", "backward" or "update"
         self.site = None  # (file, line) of the user's line
         self.ctx = None  # backward ops: the forward Var whose gradient rule made it
-        self.ref = None  # params: the Tensor read on every call
+        self.ref = None  # params: the Tensor (array, GradOf) read on every call
         self.index = None  # inputs: position among the dynamic inputs
 
     @property
@@ -159,7 +160,7 @@ class Tracer:
         self.writes: dict[int, tuple[Tensor, Var]] = {}
         self.seen_backward = False
         self.names: dict[int, str] = {}  # id(Var) -> user's variable name
-        self._frames_scanned: set = set()
+        self.consts: list[Var] = []  # raw arrays ops read that no traced tensor holds
 
     # ---- registering values ----
     def _register(self, t: Tensor, v: Var) -> None:
@@ -210,6 +211,7 @@ class Tracer:
             c = Var("const", a.shape, a.dtype, value=a)
             self.keep.append(a)
             self.data_of[id(a)] = c
+            self.consts.append(c)  # frozen only if nothing outside the trace holds it
             return c
         return a
 

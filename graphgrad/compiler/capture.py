@@ -1,0 +1,232 @@
+"""State a compiled function reads: where to find it on every call, and what is frozen.
+
+A traced function reads tensors and arrays it did not receive as arguments (model
+weights, a mask in a captured object, a module-level global). ``gg.compile`` never bakes
+such a value into the generated code: it is read by reference on every call, through the
+same attribute/item path the function used (``model.fc1.weight``), so a value changed in
+place is seen, and a name rebound to another object makes the function trace again.
+
+Only values nobody else can reach after the trace are frozen: tensors and arrays made
+during the trace (``gg.tensor(2.0)`` inside the function, arrays made by gradient rules).
+``split_private`` tells them apart soundly: it drops the tracer's own references and
+looks whether the object is still alive (held by someone else) or was freed.
+
+>>> import graphgrad as gg
+>>> class Box: pass
+>>> box = Box(); box.inner = Box(); box.inner.t = gg.tensor(2.0)
+>>> found = find_state([(box, "box", Path(box, ()))])
+>>> name, paths = found[id(box.inner.t)]
+>>> name, paths[0].get() is box.inner.t
+('box_inner_t', True)
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import weakref
+
+from ..core.backend import xp
+from ..core.tensor import Tensor
+
+_ndarray = xp.ndarray
+_ATOMS = (str, bytes, bytearray, int, float, complex, bool, type(None), range, slice, type)
+_MAX_DEPTH = 8  # attribute/item hops from a root
+_MAX_VISITS = 20000  # objects looked into per search (a trace-time cost only)
+_MAX_LEN = 1000  # longer containers are not searched (their tensors are still read by
+#                  reference, only without a name and a path)
+_MAX_PATHS = 3  # paths kept per value: each is checked on every call
+
+
+class Path:
+    """How to reach a value from a root: ``root`` then attribute / item / cell steps."""
+
+    __slots__ = ("root", "steps")
+
+    def __init__(self, root, steps: tuple):
+        self.root = root
+        self.steps = steps  # ("attr", name) | ("item", key) | ("cell", None)
+
+    def then(self, kind: str, key) -> "Path":
+        return Path(self.root, self.steps + ((kind, key),))
+
+    def get(self):
+        """The object at the end of the path now (raises if the path is broken)."""
+        o = self.root
+        for kind, k in self.steps:
+            if kind == "attr":
+                o = getattr(o, k)
+            elif kind == "item":
+                o = o[k]
+            else:
+                o = o.cell_contents
+        return o
+
+    def __repr__(self) -> str:
+        s = type(self.root).__name__
+        for kind, k in self.steps:
+            s += f".{k}" if kind == "attr" else f"[{k!r}]" if kind == "item" else ""
+        return f"<Path {s}>"
+
+
+# ------------------------------------------------------------------ roots ----
+
+def function_roots(fn) -> list:
+    """(object, name, Path) for what ``fn`` can read: its closure cells, the globals its
+    code names (and those of the functions of its module it calls), bound ``self``,
+    ``functools.partial`` arguments and the attributes of a callable object."""
+    roots: list = []
+    fns = [fn]
+    done: set = set()
+    while fns:
+        f = fns.pop()
+        if id(f) in done:
+            continue
+        done.add(id(f))
+        f = _unwrap(f, roots)
+        code = getattr(f, "__code__", None)
+        if code is None:
+            if hasattr(f, "__dict__") or hasattr(type(f), "__slots__"):
+                roots.append((f, "self", Path(f, ())))
+            continue
+        _closure_roots(f, code, roots, fns)
+        _global_roots(f, code, roots, fns)
+    return roots
+
+
+def _unwrap(f, roots: list):
+    f = getattr(f, "__wrapped__", f)
+    if isinstance(f, functools.partial):
+        roots.extend((a, f"arg{i}", Path(a, ())) for i, a in enumerate(f.args))
+        roots.extend((a, k, Path(a, ())) for k, a in f.keywords.items())
+        f = f.func
+    if inspect.ismethod(f):
+        roots.append((f.__self__, "self", Path(f.__self__, ())))
+        f = f.__func__
+    return f
+
+
+def _closure_roots(f, code, roots: list, fns: list) -> None:
+    for name, cell in zip(code.co_freevars, f.__closure__ or ()):
+        try:
+            val = cell.cell_contents
+        except ValueError:  # an empty cell (assigned later)
+            continue
+        if inspect.isfunction(val):
+            fns.append(val)
+        else:
+            roots.append((val, name, Path(cell, (("cell", None),))))
+
+
+def _global_roots(f, code, roots: list, fns: list) -> None:
+    g = f.__globals__
+    codes = [code]
+    while codes:
+        c = codes.pop()
+        for name in c.co_names:
+            val = g.get(name)
+            if val is None or inspect.ismodule(val) or inspect.isclass(val):
+                continue
+            if inspect.isfunction(val):
+                if val.__module__ == f.__module__:
+                    fns.append(val)
+            else:
+                roots.append((val, name, Path(g, (("item", name),))))
+        codes.extend(k for k in c.co_consts if inspect.iscode(k))
+
+
+# ----------------------------------------------------------------- search ----
+
+def find_state(roots: list) -> dict:
+    """``id(value) -> (name, [Path, ...])`` for every Tensor and ndarray reachable from
+    ``roots`` through attributes and list/tuple/dict items. Breadth first, so a value
+    named directly (``W1``) gets that name rather than a path to it (``params_0``)."""
+    found: dict[int, tuple] = {}
+    seen: set = set()
+    level = list(roots)
+    visits = 0
+    for _ in range(_MAX_DEPTH + 1):
+        nxt: list = []
+        for obj, name, path in level:
+            if isinstance(obj, (Tensor, _ndarray)):
+                hit = found.setdefault(id(obj), (name, []))
+                if len(hit[1]) < _MAX_PATHS:
+                    hit[1].append(path)
+                continue
+            if id(obj) in seen or isinstance(obj, _ATOMS) or inspect.isroutine(obj) \
+                    or inspect.ismodule(obj):
+                continue
+            seen.add(id(obj))
+            visits += 1
+            if visits > _MAX_VISITS:
+                return found
+            nxt.extend(_children(obj, name, path))
+        if not nxt:
+            break
+        level = nxt
+    return found
+
+
+def _children(obj, name: str, path: Path) -> list:
+    if isinstance(obj, (list, tuple)):
+        if len(obj) > _MAX_LEN:
+            return []
+        return [(o, f"{name}_{i}", path.then("item", i)) for i, o in enumerate(obj)]
+    if isinstance(obj, dict):
+        if len(obj) > _MAX_LEN:
+            return []
+        return [(o, f"{name}_{k}", path.then("item", k)) for k, o in obj.items()]
+    attrs = getattr(obj, "__dict__", None)
+    out = []
+    if isinstance(attrs, dict):
+        out = [(o, f"{name}_{k.lstrip('_')}", path.then("attr", k))
+               for k, o in attrs.items() if not k.startswith("__")]
+    for k in _slot_names(type(obj)):
+        try:
+            o = getattr(obj, k)
+        except Exception:  # an unset slot (or a descriptor that fails): not state we see
+            continue
+        out.append((o, f"{name}_{k.lstrip('_')}", path.then("attr", k)))
+    return out
+
+
+def _slot_names(cls) -> list:
+    names = []
+    for c in cls.__mro__:
+        s = c.__dict__.get("__slots__", ())
+        names.extend([s] if isinstance(s, str) else
+                     [k for k in s if not k.startswith("__")])
+    return names
+
+
+# -------------------------------------------------------- private or shared ----
+
+class Probe:
+    """A value the trace read, held weakly: freed once the tracer lets go means that
+    nothing outside the trace holds it, so it cannot change and may be frozen."""
+
+    __slots__ = ("obj", "data")
+
+    def __init__(self, value):
+        self.obj = weakref.ref(value)
+        arr = value.data if isinstance(value, Tensor) else value
+        self.data = weakref.ref(arr) if arr is not value else None
+
+    def shared(self):
+        """The value (or, for a freed Tensor, its still shared array), or None if private."""
+        obj = self.obj()
+        if obj is not None:
+            return obj
+        return self.data() if self.data is not None else None
+
+
+def probe(value):
+    """A ``Probe`` for ``value``, or None when it must be read by reference anyway (a
+    view of another array, which may change through its base)."""
+    arr = value.data if isinstance(value, Tensor) else value
+    if not isinstance(arr, _ndarray) or arr.base is not None:
+        return None
+    return Probe(value)
+
+
+__all__ = ["Path", "Probe", "find_state", "function_roots", "probe"]
