@@ -340,6 +340,9 @@ class Compiled:
         entry.source = src
         entry.fn = fn
         inputs = {id(v.ref): v.index for v in graph.inputs}
+        for v in graph.params:
+            if v.name is None:  # read from somewhere the search did not look
+                v.name = "captured"
         entry.slots = [_Slot(v, _paths_of(v, state), _grad_of_input(v, inputs))
                        for v in graph.params]
         entry.n_out = len(graph.outputs)

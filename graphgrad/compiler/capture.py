@@ -152,6 +152,8 @@ def find_state(roots: list) -> dict:
                 hit = found.setdefault(id(obj), (name, []))
                 if len(hit[1]) < _MAX_PATHS:
                     hit[1].append(path)
+                if isinstance(obj, Tensor) and obj.grad is not None:  # read as w.grad
+                    nxt.append((obj.grad, f"grad_{name}", path.then("attr", "grad")))
                 continue
             if id(obj) in seen or isinstance(obj, _ATOMS) or inspect.isroutine(obj) \
                     or inspect.ismodule(obj):
@@ -168,6 +170,9 @@ def find_state(roots: list) -> dict:
 
 
 def _children(obj, name: str, path: Path) -> list:
+    fields = getattr(type(obj), "_fields", None)
+    if isinstance(obj, tuple) and isinstance(fields, tuple):  # a namedtuple: by field
+        return [(o, f"{name}_{k}", path.then("attr", k)) for k, o in zip(fields, obj)]
     if isinstance(obj, (list, tuple)):
         if len(obj) > _MAX_LEN:
             return []
