@@ -324,3 +324,37 @@ def test_a_bad_argument_names_its_place_in_the_tree():
     f = gg.compile(lambda d: d["a"])
     with pytest.raises(TypeError, match=r"argument d_b_1 of type set"):
         f({"a": gg.ones(1), "b": [1, {2}]})
+
+
+# -------------------------------------------------------------------- numbers ----
+
+LR = 0.5
+
+
+def _scaled(x):
+    return x * LR + CFG["shift"] + _OPT.momentum
+
+
+CFG = {"shift": 1.0}
+_OPT = types.SimpleNamespace(momentum=0.25, unrelated=3)
+
+
+def test_captured_numbers_are_baked_in_and_a_change_traces_again():
+    global LR
+    try:
+        cf = _compile(_scaled)
+        x = gg.tensor(2.0)
+        assert _agree(_scaled, x) == 2.25
+        assert "0.5" in cf.source  # a literal in the generated code
+        LR = 2.0
+        CFG["shift"] = -1.0
+        assert _agree(_scaled, x) == 3.25
+        _OPT.momentum = 0.0
+        assert _agree(_scaled, x) == 3.0
+        n = cf.retraces
+        _OPT.unrelated = 4  # not read by the function: no new trace
+        assert _agree(_scaled, x) == 3.0 and cf.retraces == n
+    finally:
+        LR = 0.5
+        CFG["shift"] = 1.0
+        _OPT.momentum = 0.25

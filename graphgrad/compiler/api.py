@@ -183,13 +183,20 @@ class _Entry:
     """One cache entry: the generated function for one input signature."""
 
     __slots__ = ("fn", "source", "graph", "slots", "n_out", "out_tree", "grad_writes",
-                 "statics", "constants")
+                 "statics", "constants", "guards")
 
     def run(self, leaves, statics):
         if statics:
             for a, b in zip(statics, self.statics):
                 if a is not b:  # an equal but different object: its state may differ
                     raise _Stale("a static argument")
+        for p, val in self.guards:  # numbers it read (baked into the code) are unchanged
+            try:
+                cur = p.get()
+            except Exception:
+                raise _Stale(repr(p)) from None
+            if cur is not val and (cur != val or type(cur) is not type(val)):
+                raise _Stale(repr(p))
         arrays = [a.data if isinstance(a, Tensor) else a for a in leaves]
         for s in self.slots:
             arrays.append(s.read(leaves))
@@ -285,7 +292,9 @@ class Compiled:
                       for i, a in enumerate(args))
         tkwargs = _retree(kwargs, it) if kwargs else {}
         result = trace(self.fn, targs, tkwargs, tracer)
-        state = find_state(self._roots(args, kwargs))
+        names: set = set()
+        scalars: list = []
+        state = find_state(self._roots(args, kwargs, names), names, scalars)
         graph, probes = self._finish(tracer, result, state)
         # the trace itself was a real run: hand back its results, cut from the trace
         _detach_grads(tracer)
@@ -294,6 +303,7 @@ class Compiled:
         del tracer, result, targs, tkwargs, traced, it
         _settle(graph, probes, state)
         entry = self._build(graph, state, statics)
+        entry.guards = scalars
         self._cache[key] = entry
         self._last = entry
         return out
@@ -310,9 +320,9 @@ class Compiled:
             names += [n for x, n in zip(flat, _leaf_names(td, "kw")) if _is_dynamic(x)]
         return names
 
-    def _roots(self, args, kwargs) -> list:
+    def _roots(self, args, kwargs, names: set) -> list:
         """Where the function finds its state: what it closes over, and its static args."""
-        roots = function_roots(self.fn)
+        roots = function_roots(self.fn, names)
         for i, a in enumerate(args):
             for x in tree_flatten(a)[0]:
                 if not _is_dynamic(x) and not isinstance(x, _STATIC_ATOMS):

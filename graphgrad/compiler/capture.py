@@ -36,6 +36,8 @@ _MAX_VISITS = 20000  # objects looked into per search (a trace-time cost only)
 _MAX_LEN = 1000  # longer containers are not searched (their tensors are still read by
 #                  reference, only without a name and a path)
 _MAX_PATHS = 3  # paths kept per value: each is checked on every call
+_MAX_SCALARS = 64  # numbers checked on every call
+_SCALARS = (bool, int, float, complex, str)
 
 
 class Path:
@@ -71,11 +73,14 @@ class Path:
 
 # ------------------------------------------------------------------ roots ----
 
-def function_roots(fn) -> list:
+def function_roots(fn, names: set | None = None) -> list:
     """(object, name, Path) for what ``fn`` can read: its closure cells, the globals its
     code names (and those of the functions of its module it calls), bound ``self``,
-    ``functools.partial`` arguments and the attributes of a callable object."""
+    ``functools.partial`` arguments and the attributes of a callable object. ``names``
+    receives the attribute names and string constants of the code (``self.lr``,
+    ``cfg["lr"]``): the numbers found under them are read by the function."""
     roots: list = []
+    names = set() if names is None else names
     fns = [fn]
     done: set = set()
     while fns:
@@ -90,7 +95,7 @@ def function_roots(fn) -> list:
                 roots.append((f, "self", Path(f, ())))
             continue
         _closure_roots(f, code, roots, fns)
-        _global_roots(f, code, roots, fns)
+        _global_roots(f, code, roots, fns, names)
     return roots
 
 
@@ -118,11 +123,13 @@ def _closure_roots(f, code, roots: list, fns: list) -> None:
             roots.append((val, name, Path(cell, (("cell", None),))))
 
 
-def _global_roots(f, code, roots: list, fns: list) -> None:
+def _global_roots(f, code, roots: list, fns: list, names: set) -> None:
     g = f.__globals__
     codes = [code]
     while codes:
         c = codes.pop()
+        names.update(c.co_names)
+        names.update(k for k in c.co_consts if isinstance(k, str))
         for name in c.co_names:
             val = g.get(name)
             if val is None or inspect.ismodule(val) or inspect.isclass(val):
@@ -137,17 +144,26 @@ def _global_roots(f, code, roots: list, fns: list) -> None:
 
 # ----------------------------------------------------------------- search ----
 
-def find_state(roots: list) -> dict:
+def find_state(roots: list, names: set = frozenset(), scalars: list | None = None) -> dict:
     """``id(value) -> (name, [Path, ...])`` for every Tensor and ndarray reachable from
     ``roots`` through attributes and list/tuple/dict items. Breadth first, so a value
-    named directly (``W1``) gets that name rather than a path to it (``params_0``)."""
+    named directly (``W1``) gets that name rather than a path to it (``params_0``).
+
+    ``scalars`` receives ``(Path, value)`` for the numbers and strings the function
+    reads (a traced function bakes them into its code): the roots themselves, and those
+    found under an attribute or key in ``names``."""
     found: dict[int, tuple] = {}
     seen: set = set()
     level = list(roots)
     visits = 0
-    for _ in range(_MAX_DEPTH + 1):
+    for depth in range(_MAX_DEPTH + 1):
         nxt: list = []
         for obj, name, path in level:
+            if isinstance(obj, _SCALARS):
+                if scalars is not None and len(scalars) < _MAX_SCALARS and (
+                        depth == 0 or path.steps[-1][1] in names):
+                    scalars.append((path, obj))
+                continue
             if isinstance(obj, (Tensor, _ndarray)):
                 hit = found.setdefault(id(obj), (name, []))
                 if len(hit[1]) < _MAX_PATHS:
