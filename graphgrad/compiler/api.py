@@ -14,10 +14,10 @@ from typing import NamedTuple
 from ..core import primitive as P
 from ..core.backend import xp
 from ..core.graph import format_site
-from ..core.pytree import TreeDef, tree_flatten, tree_map, tree_unflatten
+from ..core.pytree import LEAF, TreeDef, tree_flatten, tree_map, tree_unflatten
 from ..core.tensor import Tensor
 from . import codegen, passes
-from .capture import Path, find_state, function_roots, probe
+from .capture import Path, Slot, Stale, find_state, function_roots, make_reader, probe
 from .trace import GradOf, Graph, Tracer, Var, source_line, trace
 
 _ndarray = xp.ndarray
@@ -30,6 +30,9 @@ _STATIC_ATOMS = (int, float, complex, bool, str, bytes, type(None))
 def _signature(obj, leaves: list, statics: list, name: str):
     """Cache key of one argument; its dynamic leaves (Tensors, arrays) go to ``leaves``,
     static leaves that are objects (compared by identity on every call) to ``statics``."""
+    if isinstance(obj, Tensor):  # the common case, without building a TreeDef
+        leaves.append(obj)
+        return ("T", obj.data.shape, obj.data.dtype.str, obj._rg)
     flat, td = tree_flatten(obj)
     sig = []
     for i, x in enumerate(flat):
@@ -94,9 +97,9 @@ def _out_flatten(obj, tracer: Tracer):
 
 def _out_build(out_tree, results):
     td, kinds = out_tree
-    return tree_unflatten(td, [Tensor._from_array(_as_array(r)) if k == "T" else
-                               _as_array(r) if k == "A" else r
-                               for k, r in zip(kinds, results)])
+    leaves = [Tensor._from_array(_as_array(r)) if k == "T" else _as_array(r) if k == "A"
+              else r for k, r in zip(kinds, results)]
+    return leaves[0] if td is LEAF else tree_unflatten(td, leaves)
 
 
 def _as_array(a):
@@ -118,88 +121,21 @@ class Constant(NamedTuple):
     where: str  # the user's line that first reads it
 
 
-class _Stale(Exception):
-    """State the function read was rebound (or reshaped) since the trace: trace again."""
-
-
-_TENSOR, _ARRAY, _GRAD = "tensor", "array", "grad"
-
-
-class _Slot:
-    """One value read by reference on every call (an argument of the generated code).
-
-    ``obj`` is the Tensor (or array, or the tensor whose ``.grad`` is read) the trace saw;
-    every path by which the function can reach it must still lead to that very object,
-    and its array must keep the traced shape and dtype, or the function is traced again.
-    """
-
-    __slots__ = ("kind", "obj", "paths", "shape", "dtype", "rg", "index", "name")
-
-    def __init__(self, v: Var, paths: list, input_index):
-        ref = v.ref
-        self.kind = _GRAD if isinstance(ref, GradOf) else \
-            _TENSOR if isinstance(ref, Tensor) else _ARRAY
-        self.obj = ref.holder if self.kind is _GRAD else ref
-        self.index = input_index  # a gradient of an argument: read from the argument
-        if input_index is not None:
-            self.obj = None
-            paths = ()
-        self.paths = tuple(paths)
-        self.name = v.name or "a captured value"
-        self.shape = v.shape
-        self.dtype = v.dtype
-        self.rg = ref._rg if self.kind is _TENSOR else None
-
-    def read(self, leaves):
-        o = self.obj
-        for p in self.paths:
-            try:
-                cur = p.get()
-            except Exception:  # the path is broken: whatever it was, trace again
-                raise _Stale(self.name) from None
-            if cur is not o:
-                raise _Stale(self.name)
-        k = self.kind
-        if k is _TENSOR:
-            if o._rg is not self.rg:
-                raise _Stale(self.name)
-            a = o.data
-        elif k is _ARRAY:
-            a = o
-        else:
-            holder = o if o is not None else leaves[self.index]
-            g = getattr(holder, "grad", None)
-            if g is None:
-                return xp.zeros(self.shape, dtype=self.dtype)
-            a = g.data
-        if a.shape != self.shape or a.dtype != self.dtype:
-            raise _Stale(self.name)
-        return a
-
-
 # ------------------------------------------------------------------- compile ----
 
 class _Entry:
     """One cache entry: the generated function for one input signature."""
 
     __slots__ = ("fn", "source", "graph", "slots", "n_out", "out_tree", "grad_writes",
-                 "statics", "constants", "guards")
+                 "statics", "constants", "read")
 
     def run(self, leaves, statics):
         if statics:
             for a, b in zip(statics, self.statics):
                 if a is not b:  # an equal but different object: its state may differ
-                    raise _Stale("a static argument")
-        for p, val in self.guards:  # numbers it read (baked into the code) are unchanged
-            try:
-                cur = p.get()
-            except Exception:
-                raise _Stale(repr(p)) from None
-            if cur is not val and (cur != val or type(cur) is not type(val)):
-                raise _Stale(repr(p))
+                    raise Stale("a static argument")
         arrays = [a.data if isinstance(a, Tensor) else a for a in leaves]
-        for s in self.slots:
-            arrays.append(s.read(leaves))
+        arrays += self.read(leaves)  # the state it reads; raises Stale if rebound
         res = self.fn(*arrays)
         for holder, k in self.grad_writes:
             t = holder.ref if holder.kind == "param" else leaves[holder.index]
@@ -266,7 +202,7 @@ class Compiled:
             self._last = entry
             try:
                 return entry.run(leaves, statics)
-            except _Stale as e:
+            except Stale as e:
                 self._stale(str(e))
         return self._trace(key, args, kwargs, leaves, statics)
 
@@ -302,8 +238,7 @@ class Compiled:
         # let go of everything the trace touched, so that what nobody else holds is freed
         del tracer, result, targs, tkwargs, traced, it
         _settle(graph, probes, state)
-        entry = self._build(graph, state, statics)
-        entry.guards = scalars
+        entry = self._build(graph, state, statics, scalars)
         self._cache[key] = entry
         self._last = entry
         return out
@@ -338,7 +273,7 @@ class Compiled:
         _name_ops(tracer, g)
         return g, [(v, probe_or_none(v, obj)) for v, obj in candidates]
 
-    def _build(self, graph: Graph, state: dict, statics: list) -> _Entry:
+    def _build(self, graph: Graph, state: dict, statics: list, scalars: list) -> _Entry:
         if self.optimize:
             passes.optimize(graph)
         else:
@@ -353,8 +288,9 @@ class Compiled:
         for v in graph.params:
             if v.name is None:  # read from somewhere the search did not look
                 v.name = "captured"
-        entry.slots = [_Slot(v, _paths_of(v, state), _grad_of_input(v, inputs))
+        entry.slots = [Slot(v, _paths_of(v, state), _grad_of_input(v, inputs))
                        for v in graph.params]
+        entry.read = make_reader(entry.slots, scalars)
         entry.n_out = len(graph.outputs)
         entry.out_tree = graph.out_tree
         entry.grad_writes = layout

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import keyword
 import weakref
 
 from ..core.backend import xp
 from ..core.tensor import Tensor
+from .trace import GradOf, Var
 
 _ndarray = xp.ndarray
 _ATOMS = (str, bytes, bytearray, int, float, complex, bool, type(None), range, slice, type)
@@ -250,4 +252,103 @@ def probe(value):
     return Probe(value)
 
 
-__all__ = ["Path", "Probe", "find_state", "function_roots", "probe"]
+# ------------------------------------------------------- reading on each call ----
+
+class Stale(Exception):
+    """State the function read was rebound (or reshaped) since the trace: trace again."""
+
+
+_TENSOR, _ARRAY, _GRAD = "tensor", "array", "grad"
+
+
+class Slot:
+    """One value read by reference on every call (an argument of the generated code).
+
+    ``obj`` is the Tensor (or array, or the tensor whose ``.grad`` is read) the trace saw;
+    every path by which the function can reach it must still lead to that very object,
+    and its array must keep the traced shape and dtype, or the function is traced again.
+    """
+
+    __slots__ = ("kind", "obj", "paths", "shape", "dtype", "rg", "index", "name")
+
+    def __init__(self, v: Var, paths: list, input_index=None):
+        ref = v.ref
+        self.kind = _GRAD if isinstance(ref, GradOf) else \
+            _TENSOR if isinstance(ref, Tensor) else _ARRAY
+        self.obj = ref.holder if self.kind is _GRAD else ref
+        self.index = input_index  # the gradient of an argument: read from the argument
+        if input_index is not None:
+            self.obj = None
+            paths = ()
+        self.paths = tuple(paths)
+        self.shape = v.shape
+        self.dtype = v.dtype
+        self.rg = ref._rg if self.kind is _TENSOR else None
+        self.name = v.name or "a captured value"
+
+
+def make_reader(slots: list, guards: list):
+    """``read(leaves) -> [array, ...]``: the arrays of ``slots`` now, after checking that
+    every path still leads to the traced object and every guarded number is unchanged
+    (else ``Stale``). Generated as straight-line code: it runs on every call."""
+    ns: dict = {"Stale": Stale, "xp": xp}
+    body: list = []
+    for i, (p, val) in enumerate(guards):
+        ns[f"v{i}"] = val
+        body += [f"c = {_path_expr(p, ns, f'g{i}')}",
+                 f"if c is not v{i} and (c != v{i} or type(c) is not type(v{i})):",
+                 f"    raise Stale({_label(p)!r})"]
+    for i, s in enumerate(slots):
+        body += _slot_lines(i, s, ns)
+    body.append("return [" + "".join(f"a{i}, " for i in range(len(slots))) + "]")
+    src = "def read(leaves):\n    try:\n" + "".join(f"        {ln}\n" for ln in body) + \
+        "    except Stale:\n        raise\n" \
+        "    except Exception as e:  # a broken path: whatever it was, trace again\n" \
+        "        raise Stale(repr(e)) from None\n"
+    exec(compile(src, "<graphgrad.compile state reader>", "exec"), ns)  # noqa: S102
+    return ns["read"]
+
+
+def _slot_lines(i: int, s: Slot, ns: dict) -> list:
+    ns[f"o{i}"], ns[f"shape{i}"], ns[f"dtype{i}"] = s.obj, s.shape, s.dtype
+    stale = f"raise Stale({s.name!r})"
+    lines = [f"if {_path_expr(p, ns, f'p{i}_{j}')} is not o{i}: {stale}"
+             for j, p in enumerate(s.paths)]
+    if s.kind is _TENSOR:
+        lines += [f"if o{i}._rg is not {s.rg}: {stale}", f"a{i} = o{i}.data"]
+    elif s.kind is _ARRAY:
+        lines.append(f"a{i} = o{i}")
+    else:
+        holder = f"o{i}" if s.obj is not None else f"leaves[{s.index}]"
+        lines += [f"g = getattr({holder}, 'grad', None)",
+                  f"a{i} = xp.zeros(shape{i}, dtype=dtype{i}) if g is None else g.data"]
+    lines.append(f"if a{i}.shape != shape{i} or (a{i}.dtype is not dtype{i} "
+                 f"and a{i}.dtype != dtype{i}): {stale}")  # dtypes are mostly singletons
+    return lines
+
+
+def _path_expr(p: Path, ns: dict, prefix: str) -> str:
+    ns[prefix] = p.root
+    e = prefix
+    for j, (kind, k) in enumerate(p.steps):
+        if kind == "cell":
+            e += ".cell_contents"
+        elif kind == "attr" and k.isidentifier() and not keyword.iskeyword(k):
+            e += f".{k}"
+        elif kind == "attr":
+            ns[f"{prefix}_{j}"] = k
+            e = f"getattr({e}, {prefix}_{j})"
+        elif type(k) in (int, str):
+            e += f"[{k!r}]"
+        else:
+            ns[f"{prefix}_{j}"] = k
+            e += f"[{prefix}_{j}]"
+    return e
+
+
+def _label(p: Path) -> str:
+    return repr(p)
+
+
+__all__ = ["Path", "Probe", "Slot", "Stale", "find_state", "function_roots", "make_reader",
+           "probe"]
