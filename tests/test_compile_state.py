@@ -358,3 +358,15 @@ def test_captured_numbers_are_baked_in_and_a_change_traces_again():
         LR = 0.5
         CFG["shift"] = 1.0
         _OPT.momentum = 0.25
+
+
+def test_the_constants_example_of_the_docs_runs():
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).parent.parent / "docs" / "compile.md").read_text()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "constants" in b]
+    assert len(blocks) == 1
+    ns: dict = {"gg": gg}
+    exec(blocks[0], ns)  # noqa: S102 - the docs' example
+    assert [(c.name, c.shape) for c in ns["f"].constants] == [("c0", (2,))]
+    assert "c0" in ns["f"].source
