@@ -59,6 +59,26 @@ def test_a_tensor_three_attributes_deep_is_never_stale():
     assert "model_head_norm_scale" in cf.source  # read as an argument, by name
 
 
+def test_a_tensor_deeper_than_the_search_is_still_read_by_reference():
+    leaf = gg.tensor(2.0)
+    obj = leaf
+    for _ in range(12):  # deeper than the search goes
+        obj = _ns(child=obj)
+
+    def f(x):
+        o = obj
+        while isinstance(o, types.SimpleNamespace):
+            o = o.child
+        return x * o
+
+    cf = _compile(f)
+    x = gg.tensor(1.0)
+    assert _agree(f, x) == 2.0
+    leaf.fill_(5.0)
+    assert _agree(f, x) == 5.0
+    assert cf.constants == [] and "captured" in cf.source
+
+
 # ----------------------------------------------------------------- containers ----
 
 def test_tensors_in_lists_dicts_and_tuples_inside_captured_objects():

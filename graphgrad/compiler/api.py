@@ -278,6 +278,9 @@ class Compiled:
             passes.optimize(graph)
         else:
             passes.dce(graph)
+        for v in graph.params:
+            if v.name is None:  # read from somewhere the search did not look
+                v.name = "captured"
         entry = _Entry()
         entry.constants = _name_constants(graph)
         src, fn, layout = codegen.generate(graph, getattr(self.fn, "__name__", "fn"))
@@ -285,9 +288,6 @@ class Compiled:
         entry.source = src
         entry.fn = fn
         inputs = {id(v.ref): v.index for v in graph.inputs}
-        for v in graph.params:
-            if v.name is None:  # read from somewhere the search did not look
-                v.name = "captured"
         entry.slots = [Slot(v, _paths_of(v, state), _grad_of_input(v, inputs))
                        for v in graph.params]
         entry.read = make_reader(entry.slots, scalars)
