@@ -390,3 +390,17 @@ def test_the_constants_example_of_the_docs_runs():
     exec(blocks[0], ns)  # noqa: S102 - the docs' example
     assert [(c.name, c.shape) for c in ns["f"].constants] == [("c0", (2,))]
     assert "c0" in ns["f"].source
+
+
+def test_static_values_that_are_equal_do_not_trace_again():
+    calls = []
+
+    def f(x, shape, dtype):
+        calls.append(1)
+        return gg.reshape(x, shape).astype(dtype)
+
+    cf = gg.compile(f, static_argnums=(1, 2))
+    for n in range(3):
+        shape = tuple([2, 3 + n - n])  # a new, equal tuple each call
+        cf(gg.ones(6), shape, np.dtype("float64"))
+    assert len(calls) == 1 and cf.retraces == 0

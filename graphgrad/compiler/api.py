@@ -51,10 +51,18 @@ def _signature(obj, leaves: list, statics: list, name: str):
                     f"{type(x).__name__} is neither a tensor, an array, a number nor a "
                     "list/tuple/dict of them; pass it with static_argnums (it must then "
                     "be hashable) or close over it") from None
-            if not isinstance(x, _STATIC_ATOMS):
+            if _holds_state(x):
                 statics.append(x)
             sig.append(("S", type(x), x))
     return td, tuple(sig)
+
+
+def _holds_state(x) -> bool:
+    """A static object that may hold tensors (compared by identity on every call: an
+    equal but different object may hold other values)."""
+    return not isinstance(x, _STATIC_ATOMS) and not _is_dynamic(x) and \
+        (hasattr(x, "__dict__") or hasattr(type(x), "__slots__")) and \
+        not (inspect.isroutine(x) or inspect.isclass(x) or inspect.ismodule(x))
 
 
 def _is_dynamic(x) -> bool:
@@ -189,8 +197,7 @@ class Compiled:
                 except TypeError:
                     raise TypeError(f"gg.compile: static argument {i} must be hashable, got "
                                     f"{type(a).__name__}") from None
-                if not isinstance(a, _STATIC_ATOMS):
-                    statics.append(a)
+                statics += [x for x in tree_flatten(a)[0] if _holds_state(x)]
                 key.append(("S", type(a), a))
             else:
                 key.append(_signature(a, leaves, statics, self._arg_name(i)))
@@ -258,10 +265,9 @@ class Compiled:
     def _roots(self, args, kwargs, names: set) -> list:
         """Where the function finds its state: what it closes over, and its static args."""
         roots = function_roots(self.fn, names)
-        for i, a in enumerate(args):
-            for x in tree_flatten(a)[0]:
-                if not _is_dynamic(x) and not isinstance(x, _STATIC_ATOMS):
-                    roots.append((x, self._arg_name(i), Path(x, ())))
+        named = [(self._arg_name(i), a) for i, a in enumerate(args)] + list(kwargs.items())
+        for name, a in named:
+            roots += [(x, name, Path(x, ())) for x in tree_flatten(a)[0] if _holds_state(x)]
         return roots
 
     def _finish(self, tracer: Tracer, result, state: dict):
