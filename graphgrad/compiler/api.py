@@ -155,6 +155,9 @@ class _Entry:
 class Compiled:
     """A function compiled to NumPy code, one version per input shapes/dtypes.
 
+    ``source`` and ``graph`` show the most recent version, ``constants`` what it froze;
+    ``retraces`` counts the traces caused by rebound state (not by new input shapes).
+
     >>> import graphgrad as gg
     >>> f = gg.compile(lambda x: gg.tanh(x) * 2)
     >>> f(gg.ones(3)).shape

@@ -2,14 +2,16 @@
 
 A traced function reads tensors and arrays it did not receive as arguments (model
 weights, a mask in a captured object, a module-level global). ``gg.compile`` never bakes
-such a value into the generated code: it is read by reference on every call, through the
-same attribute/item path the function used (``model.fc1.weight``), so a value changed in
-place is seen, and a name rebound to another object makes the function trace again.
+such a value into the generated code: it is read by reference on every call, and every
+path by which the function can reach it (``model.fc1.weight``, found by ``find_state``)
+is checked to still lead to it, so a value changed in place is seen and a name rebound
+to another object makes the function trace again. Numbers it reads this way (baked into
+the code) are checked too. ``make_reader`` turns these checks into straight-line code.
 
 Only values nobody else can reach after the trace are frozen: tensors and arrays made
 during the trace (``gg.tensor(2.0)`` inside the function, arrays made by gradient rules).
-``split_private`` tells them apart soundly: it drops the tracer's own references and
-looks whether the object is still alive (held by someone else) or was freed.
+``probe`` tells them apart soundly: once the tracer has dropped its own references, a
+value still alive is held by someone else (and may change); a freed one cannot.
 
 >>> import graphgrad as gg
 >>> class Box: pass
@@ -297,7 +299,7 @@ def make_reader(slots: list, guards: list):
         ns[f"v{i}"] = val
         body += [f"c = {_path_expr(p, ns, f'g{i}')}",
                  f"if c is not v{i} and (c != v{i} or type(c) is not type(v{i})):",
-                 f"    raise Stale({_label(p)!r})"]
+                 f"    raise Stale({repr(p)!r})"]
     for i, s in enumerate(slots):
         body += _slot_lines(i, s, ns)
     body.append("return [" + "".join(f"a{i}, " for i in range(len(slots))) + "]")
@@ -344,10 +346,6 @@ def _path_expr(p: Path, ns: dict, prefix: str) -> str:
             ns[f"{prefix}_{j}"] = k
             e += f"[{prefix}_{j}]"
     return e
-
-
-def _label(p: Path) -> str:
-    return repr(p)
 
 
 __all__ = ["Path", "Probe", "Slot", "Stale", "find_state", "function_roots", "make_reader",
