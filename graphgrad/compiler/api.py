@@ -369,21 +369,24 @@ def _candidates(tracer: Tracer, g: Graph, state: dict) -> list:
         else:
             out.append((v, t))
     out += [(v, v.value) for v in tracer.consts]
+    memo: dict = {}  # id(array) -> its Var: one array read by several ops is one value
     for v in g.ops:  # arrays given to ops as parameters (an index array, say)
         node = v._node
         if node.params:
-            node.params = {k: _params_arrays(p, tracer, out) for k, p in node.params.items()}
+            node.params = {k: _params_arrays(p, memo, out) for k, p in node.params.items()}
     return out
 
 
-def _params_arrays(p, tracer: Tracer, out: list):
+def _params_arrays(p, memo: dict, out: list):
     if isinstance(p, tuple):
-        return tuple(_params_arrays(q, tracer, out) for q in p)
+        return tuple(_params_arrays(q, memo, out) for q in p)
     if isinstance(p, list):
-        return [_params_arrays(q, tracer, out) for q in p]
+        return [_params_arrays(q, memo, out) for q in p]
     if isinstance(p, _ndarray):
-        c = Var("const", p.shape, p.dtype, value=p)
-        out.append((c, p))
+        c = memo.get(id(p))
+        if c is None:
+            c = memo[id(p)] = Var("const", p.shape, p.dtype, value=p)
+            out.append((c, p))
         return c
     return p
 
