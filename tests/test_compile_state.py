@@ -404,3 +404,34 @@ def test_static_values_that_are_equal_do_not_trace_again():
         shape = tuple([2, 3 + n - n])  # a new, equal tuple each call
         cf(gg.ones(6), shape, np.dtype("float64"))
     assert len(calls) == 1 and cf.retraces == 0
+
+
+def test_a_layer_appended_to_a_captured_list_traces_again():
+    layers = [gg.tensor(2.0), gg.tensor(3.0)]
+    table = {"a": gg.tensor(1.0)}
+
+    def f(x):
+        for w in layers:
+            x = x * w
+        return x + sum(table.values())
+
+    cf = _compile(f)
+    x = gg.tensor(1.0)
+    assert _agree(f, x) == 7.0
+    layers.append(gg.tensor(10.0))
+    assert _agree(f, x) == 61.0
+    table["b"] = gg.tensor(1.0)
+    assert _agree(f, x) == 62.0
+    assert cf.retraces == 2
+
+
+def test_new_module_globals_do_not_trace_again():
+    cf = _compile(_uses_globals)
+    x = gg.tensor([1.0, 1.0])
+    _agree(_uses_globals, x)
+    globals()["_SOMETHING_NEW"] = gg.tensor(1.0)  # the module's globals dict grows
+    try:
+        _agree(_uses_globals, x)
+        assert cf.retraces == 0
+    finally:
+        del globals()["_SOMETHING_NEW"]

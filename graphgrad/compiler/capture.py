@@ -300,6 +300,7 @@ def make_reader(slots: list, guards: list):
         body += [f"c = {_path_expr(p, ns, f'g{i}')}",
                  f"if c is not v{i} and (c != v{i} or type(c) is not type(v{i})):",
                  f"    raise Stale({repr(p)!r})"]
+    body += _length_lines(slots, ns)
     for i, s in enumerate(slots):
         body += _slot_lines(i, s, ns)
     body.append("return [" + "".join(f"a{i}, " for i in range(len(slots))) + "]")
@@ -309,6 +310,30 @@ def make_reader(slots: list, guards: list):
         "        raise Stale(repr(e)) from None\n"
     exec(compile(src, "<graphgrad.compile state reader>", "exec"), ns)  # noqa: S102
     return ns["read"]
+
+
+def _length_lines(slots: list, ns: dict) -> list:
+    """The lists, tuples and dicts on the way to captured values keep their length (a
+    loop over ``model.layers`` would otherwise miss a layer appended later)."""
+    lines: list = []
+    done: set = set()
+    for s in slots:
+        for p in s.paths:
+            for j, (kind, _) in enumerate(p.steps):
+                key = (id(p.root), p.steps[:j])
+                if kind != "item" or key in done or (j == 0 and _is_globals(p.root)):
+                    continue  # (a module's globals come and go: not a container of ours)
+                done.add(key)
+                prefix = Path(p.root, p.steps[:j])
+                c = prefix.get()
+                if isinstance(c, (list, tuple, dict)):
+                    e = _path_expr(prefix, ns, f"n{len(done)}")
+                    lines.append(f"if len({e}) != {len(c)}: raise Stale({repr(prefix)!r})")
+    return lines
+
+
+def _is_globals(d) -> bool:
+    return isinstance(d, dict) and "__builtins__" in d and "__name__" in d
 
 
 def _slot_lines(i: int, s: Slot, ns: dict) -> list:
