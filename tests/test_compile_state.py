@@ -435,3 +435,34 @@ def test_new_module_globals_do_not_trace_again():
         assert cf.retraces == 0
     finally:
         del globals()["_SOMETHING_NEW"]
+
+
+def test_a_learning_rate_read_by_a_method_of_a_captured_object():
+    class SGD:
+        def __init__(self, params, lr):
+            self.params, self.lr = params, lr
+
+        def step(self):
+            with gg.no_grad():
+                for p in self.params:
+                    p.sub_(self.lr * p.grad)
+
+    w = gg.tensor([1.0, 2.0], requires_grad=True)
+    opt = SGD([w], lr=0.5)
+
+    @gg.compile
+    def train_step(x):
+        w.grad = None
+        loss = gg.sum(w * x)
+        loss.backward()
+        opt.step()
+        return loss
+
+    x = gg.tensor([1.0, 1.0])
+    train_step(x)
+    train_step(x)
+    np.testing.assert_allclose(w.data, [0.0, 1.0])
+    opt.lr = 0.25  # a learning-rate schedule
+    train_step(x)
+    np.testing.assert_allclose(w.data, [-0.25, 0.75])
+    assert train_step.retraces == 1

@@ -148,18 +148,19 @@ def _global_roots(f, code, roots: list, fns: list, names: set) -> None:
 
 # ----------------------------------------------------------------- search ----
 
-def find_state(roots: list, names: set = frozenset(), scalars: list | None = None) -> dict:
+def find_state(roots: list, names: set | None = None, scalars: list | None = None) -> dict:
     """``id(value) -> (name, [Path, ...])`` for every Tensor and ndarray reachable from
     ``roots`` through attributes and list/tuple/dict items. Breadth first, so a value
     named directly (``W1``) gets that name rather than a path to it (``params_0``).
 
     ``scalars`` receives ``(Path, value)`` for the numbers and strings the function
     reads (a traced function bakes them into its code): the roots themselves, and those
-    found under an attribute or key in ``names``."""
+    found under an attribute or key in ``names`` (the function's code names, and those of
+    the methods of the objects met on the way: ``opt.step()`` reads ``self.lr``)."""
     found: dict[int, tuple] = {}
+    names = set() if names is None else names
     seen: set = set()
     level = list(roots)
-    visits = 0
     for depth in range(_MAX_DEPTH + 1):
         nxt: list = []
         for obj, name, path in level:
@@ -167,26 +168,52 @@ def find_state(roots: list, names: set = frozenset(), scalars: list | None = Non
                 if scalars is not None and len(scalars) < _MAX_SCALARS and (
                         depth == 0 or path.steps[-1][1] in names):
                     scalars.append((path, obj))
-                continue
-            if isinstance(obj, (Tensor, _ndarray)):
-                hit = found.setdefault(id(obj), (name, []))
-                if len(hit[1]) < _MAX_PATHS:
-                    hit[1].append(path)
-                if isinstance(obj, Tensor) and obj.grad is not None:  # read as w.grad
-                    nxt.append((obj.grad, f"grad_{name}", path.then("attr", "grad")))
-                continue
-            if id(obj) in seen or isinstance(obj, _ATOMS) or inspect.isroutine(obj) \
-                    or inspect.ismodule(obj):
-                continue
-            seen.add(id(obj))
-            visits += 1
-            if visits > _MAX_VISITS:
-                return found
-            nxt.extend(_children(obj, name, path))
+            elif isinstance(obj, (Tensor, _ndarray)):
+                _found(found, obj, name, path, nxt)
+            elif id(obj) not in seen and not isinstance(obj, _ATOMS) \
+                    and not inspect.isroutine(obj) and not inspect.ismodule(obj):
+                seen.add(id(obj))
+                if len(seen) > _MAX_VISITS:
+                    return found
+                names.update(_method_names(type(obj)))
+                nxt.extend(_children(obj, name, path))
         if not nxt:
             break
         level = nxt
     return found
+
+
+def _found(found: dict, obj, name: str, path: Path, nxt: list) -> None:
+    hit = found.setdefault(id(obj), (name, []))
+    if len(hit[1]) < _MAX_PATHS:
+        hit[1].append(path)
+    if isinstance(obj, Tensor) and obj.grad is not None:  # read as w.grad
+        nxt.append((obj.grad, f"grad_{name}", path.then("attr", "grad")))
+
+
+_METHOD_NAMES: dict = {}  # class -> the names its methods' code uses
+
+
+def _method_names(cls) -> frozenset:
+    out = _METHOD_NAMES.get(cls)
+    if out is None:
+        codes = []
+        for c in cls.__mro__:
+            if c.__module__ == "builtins":
+                continue
+            for f in vars(c).values():
+                f = getattr(f, "__func__", getattr(f, "fget", f))  # static/class/property
+                code = getattr(f, "__code__", None)
+                if code is not None:
+                    codes.append(code)
+        found: set = set()
+        while codes:
+            code = codes.pop()
+            found.update(code.co_names)
+            found.update(k for k in code.co_consts if isinstance(k, str))
+            codes.extend(k for k in code.co_consts if inspect.iscode(k))
+        out = _METHOD_NAMES[cls] = frozenset(found)
+    return out
 
 
 def _children(obj, name: str, path: Path) -> list:
