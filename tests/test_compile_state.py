@@ -466,3 +466,32 @@ def test_a_learning_rate_read_by_a_method_of_a_captured_object():
     train_step(x)
     np.testing.assert_allclose(w.data, [-0.25, 0.75])
     assert train_step.retraces == 1
+
+
+def test_storing_a_computed_value_in_captured_state_warns():
+    log = _ns(last=None)
+
+    @gg.compile
+    def f(x):
+        y = x * 2
+        log.last = y  # not replayed by the generated code
+        return y + 1
+
+    with pytest.warns(RuntimeWarning, match=r"stores values it computes in log_last"):
+        f(gg.ones(2))
+
+
+def test_writing_into_captured_state_in_place_does_not_warn():
+    log = _ns(last=gg.zeros(2))
+
+    @gg.compile
+    def f(x):
+        y = x * 2
+        log.last.copy_(y)  # replayed: a write into an existing tensor
+        return y + 1
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f(gg.ones(2))
+        f(gg.tensor([3.0, 4.0]))
+    np.testing.assert_array_equal(log.last.data, [6.0, 8.0])

@@ -241,6 +241,7 @@ class Compiled:
         names: set = set()
         scalars: list = []
         state = find_state(self._roots(args, kwargs, names), names, scalars)
+        self._check_stored(tracer, state)
         graph, probes = self._finish(tracer, result, state)
         # the trace itself was a real run: hand back its results, cut from the trace
         _detach_grads(tracer)
@@ -252,6 +253,25 @@ class Compiled:
         self._cache[key] = entry
         self._last = entry
         return out
+
+    def _check_stored(self, tracer: Tracer, state: dict) -> None:
+        """A value computed inside the function and stored where it can be reached (
+        ``self.last = loss``) is updated by the traced call only: say so."""
+        handled = set()
+        for t, _ in tracer.holders.values():  # their new values and .grad are written back
+            handled.update((id(t), id(t.data), id(t.grad)))
+        stored = []
+        for i, (name, _) in state.items():
+            v = tracer.var_of.get(i) or tracer.data_of.get(i)
+            if v is not None and v.kind == "op" and i not in handled:
+                stored.append(name)
+        if stored:
+            warnings.warn(
+                f"gg.compile({getattr(self.fn, '__name__', 'fn')}): the function stores "
+                f"values it computes in {', '.join(stored[:3])}; compiled calls do not "
+                "update them (only this first, traced call did). Return them instead, or "
+                "write into an existing tensor in place (t.copy_(value))",
+                RuntimeWarning, stacklevel=3)
 
     def _input_names(self, args, kwargs) -> list:
         names = []
@@ -287,6 +307,11 @@ class Compiled:
             passes.optimize(graph)
         else:
             passes.dce(graph)
+        kept = {id(v) for v in graph.params}
+        for h, _ in graph.writes:  # written but never read: dce drops it, the write needs it
+            if h.kind == "param" and id(h) not in kept:
+                graph.params.append(h)
+                kept.add(id(h))
         for v in graph.params:
             if v.name is None:  # read from somewhere the search did not look
                 v.name = "captured"
