@@ -495,3 +495,43 @@ def test_writing_into_captured_state_in_place_does_not_warn():
         f(gg.ones(2))
         f(gg.tensor([3.0, 4.0]))
     np.testing.assert_array_equal(log.last.data, [6.0, 8.0])
+
+
+def test_optimizer_state_created_lazily_during_the_trace():
+    class Momentum:
+        def __init__(self, params, lr=0.1, mu=0.9):
+            self.params, self.lr, self.mu, self.v = params, lr, mu, None
+
+        def step(self):
+            if self.v is None:  # made on the first (traced) call, then updated in place
+                self.v = [gg.zeros_like(p) for p in self.params]
+            with gg.no_grad():
+                for p, v in zip(self.params, self.v):
+                    v.mul_(self.mu).add_(p.grad)
+                    p.sub_(self.lr * v)
+
+    def make():
+        w = gg.tensor([1.0, -2.0], requires_grad=True)
+        opt = Momentum([w])
+
+        def step(x):
+            w.grad = None
+            loss = gg.sum(w * w * x)
+            loss.backward()
+            opt.step()
+            return loss
+        return w, opt, step
+
+    we, opt_e, eager = make()
+    wc, opt_c, step = make()
+    compiled = gg.compile(step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for i in range(5):
+            x = gg.tensor([1.0 + i, 0.5])
+            np.testing.assert_allclose(compiled(x).data, eager(x).data, rtol=1e-6)
+            if i == 2:
+                opt_e.lr = opt_c.lr = 0.05
+    np.testing.assert_allclose(wc.data, we.data, rtol=1e-6)
+    np.testing.assert_allclose(opt_c.v[0].data, opt_e.v[0].data, rtol=1e-6)
+    assert compiled.retraces == 1  # the new learning rate

@@ -197,6 +197,25 @@ class Tracer:
         self._register(t, v)
         return v
 
+    def _adopt(self, t: Tensor) -> None:
+        """``t``, written in place, was read only through a wrapper of its array (the
+        in-place op computes on ``Tensor._from_array(t.data)``): ``t`` itself is the
+        external tensor, so that the write is replayed on every call."""
+        v = self.data_of.get(id(t.data))
+        if v is None or v.kind != "external" or not isinstance(v.ref, Tensor) \
+                or v.ref.data is not t.data:
+            self.value(t)
+            return
+        w = v.ref
+        v.ref = t
+        if t.name and v.name is None:
+            v.name = t.name
+        self.externals = [(t, ev) if ev is v else (h, ev) for h, ev in self.externals]
+        self.holders.pop(id(w), None)
+        self.holders[id(t)] = (t, v)
+        self.var_of[id(t)] = v
+        self.keep.append(t)
+
     def value(self, a):
         """An op argument as the graph sees it: a Var, or a literal."""
         if isinstance(a, Tensor):
@@ -246,7 +265,7 @@ class Tracer:
         if not isinstance(nv, Var):
             raise TypeError("in-place write of a non-tensor value while tracing")
         if id(t) not in self.var_of:  # first seen now: a tensor from outside the function
-            self.value(t)
+            self._adopt(t)
         if id(t) in self.holders:  # an input or a captured tensor: a write that outlives us
             self.writes[id(t)] = (t, nv)
         self.var_of[id(t)] = nv
