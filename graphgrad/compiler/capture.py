@@ -69,7 +69,7 @@ class Path:
         return o
 
     def __repr__(self) -> str:
-        s = type(self.root).__name__
+        s = f"{self.root['__name__']}" if _is_globals(self.root) else type(self.root).__name__
         for kind, k in self.steps:
             s += f".{k}" if kind == "attr" else f"[{k!r}]" if kind == "item" else ""
         return f"<Path {s}>"
