@@ -311,6 +311,9 @@ def test_passes_dce_cse_folding_identities():
     assert g.count("exp") == 0 and g.count("transpose") == 0
     assert g.count("sin") == 1 and g.count("sum") == 0
     assert g.count("mul") == 1  # only z * k survives; k was folded to 6.0
+    # tensors made inside the function are private to the trace: frozen, and listed
+    assert [(c.shape, c.dtype) for c in f.constants] == [((), np.float32)]
+    assert f"{f.constants[0].name} = np.array(6.0" in f.source
 
 
 # --------------------------------------------------------- cache and inputs ----

@@ -30,8 +30,9 @@ _COMPILE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 class Var:
     """One value of a traced graph.
 
-    kind: "input" (an argument of the compiled function), "param" (a tensor the function
-    closes over, read by reference on every call), "const" (a value fixed at trace time)
+    kind: "input" (an argument of the compiled function), "param" (a tensor or array the
+    function reads from outside, read by reference on every call; ``ref`` is it, or a
+    ``GradOf``), "const" (a value made during the trace that nothing else holds, frozen)
     or "op" (computed by ``_node``).
     """
 
@@ -48,7 +49,7 @@ class Var:
         self.phase = "forward"  # "forward", "backward" or "update"
         self.site = None  # (file, line) of the user's line
         self.ctx = None  # backward ops: the forward Var whose gradient rule made it
-        self.ref = None  # params: the Tensor read on every call
+        self.ref = None  # params: the Tensor (array, GradOf) read on every call
         self.index = None  # inputs: position among the dynamic inputs
 
     @property
@@ -164,6 +165,7 @@ class Tracer(_state.Interpreter):
         self.seen_backward = False
         self.names: dict[int, str] = {}  # id(Var) -> user's variable name
         self._backward: list = []  # (node, t, g) of the nodes whose rules are running
+        self.consts: list[Var] = []  # raw arrays ops read that no traced tensor holds
 
     # ---- registering values ----
     def _register(self, t: Tensor, v: Var) -> None:
@@ -200,6 +202,25 @@ class Tracer(_state.Interpreter):
         self._register(t, v)
         return v
 
+    def _adopt(self, t: Tensor) -> None:
+        """``t``, written in place, was read only through a wrapper of its array (the
+        in-place op computes on ``Tensor._from_array(t.data)``): ``t`` itself is the
+        external tensor, so that the write is replayed on every call."""
+        v = self.data_of.get(id(t.data))
+        if v is None or v.kind != "external" or not isinstance(v.ref, Tensor) \
+                or v.ref.data is not t.data:
+            self.value(t)
+            return
+        w = v.ref
+        v.ref = t
+        if t.name and v.name is None:
+            v.name = t.name
+        self.externals = [(t, ev) if ev is v else (h, ev) for h, ev in self.externals]
+        self.holders.pop(id(w), None)
+        self.holders[id(t)] = (t, v)
+        self.var_of[id(t)] = v
+        self.keep.append(t)
+
     def value(self, a):
         """An op argument as the graph sees it: a Var, or a literal."""
         if isinstance(a, Tensor):
@@ -214,6 +235,7 @@ class Tracer(_state.Interpreter):
             c = Var("const", a.shape, a.dtype, value=a)
             self.keep.append(a)
             self.data_of[id(a)] = c
+            self.consts.append(c)  # frozen only if nothing outside the trace holds it
             return c
         return a
 
@@ -254,7 +276,7 @@ class Tracer(_state.Interpreter):
         if not isinstance(nv, Var):
             raise TypeError("in-place write of a non-tensor value while tracing")
         if id(t) not in self.var_of:  # first seen now: a tensor from outside the function
-            self.value(t)
+            self._adopt(t)
         if id(t) in self.holders:  # an input or a captured tensor: a write that outlives us
             self.writes[id(t)] = (t, nv)
         self.var_of[id(t)] = nv
