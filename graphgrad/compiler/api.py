@@ -187,7 +187,7 @@ class Compiled:
         return f"arg{i}"
 
     def __call__(self, *args, **kwargs):
-        if _state.state.stack:  # inside a trace, a jvp or anomaly mode: run it as Python
+        if _state.current_stack():  # inside a trace, a jvp or anomaly mode: run it as Python
             return self.fn(*args, **kwargs)
         leaves: list = []
         statics: list = []

@@ -24,7 +24,7 @@ import numpy as np
 from .backend import array_module, is_array
 from .errors import AnomalyError, _raw, summarize
 from .graph import format_site, user_site
-from .state import Interpreter, find, push, remove, state
+from .state import Interpreter, current_stack, find, push, remove
 
 
 class AnomalyChecker(Interpreter):
@@ -61,7 +61,7 @@ class AnomalyChecker(Interpreter):
 
 def active() -> AnomalyChecker | None:
     """This thread's anomaly checker, or None when detection is off."""
-    return find(AnomalyChecker) if state.stack else None
+    return find(AnomalyChecker) if current_stack() else None
 
 
 def is_anomaly_enabled() -> bool:

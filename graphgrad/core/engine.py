@@ -17,7 +17,7 @@ from .backend import xp
 from .errors import BackwardError, ShapeError
 from .graph import format_site, topo_order
 from .primitive import unwrap
-from .state import enable_grad, no_grad, state, tracer
+from .state import current_stack, enable_grad, no_grad, tracer
 from .tensor import Tensor
 
 # ---------------------------------------------------------------- the engine ----
@@ -108,18 +108,21 @@ def edge_vjp(node, i: int, g, out, args):
     try:
         if rules is not None and i < len(rules) and rules[i] is not None:
             gi = rules[i](g, out, *args, **node.params)
-        else:
+        else:  # one rule for every input (concatenate, stack...) or a custom rule
             gi = prim.vjp(i, g, out, args, node.params)
     except Exception as exc:
-        a = node.inputs[i]
-        raise BackwardError(
-            f"in the backward of {prim.name} (created at {format_site(node.site)}), "
-            f"input {i} of shape {a.shape}: {type(exc).__name__}: {exc}") from exc
+        raise _rule_error(node, i, exc) from exc
     if gi is not None:
         ashape = node.inputs[i].data.shape
         if gi.shape != ashape:
             gi = sum_to(gi, ashape)
     return gi
+
+
+def _rule_error(node, i, exc) -> BackwardError:
+    return BackwardError(
+        f"in the backward of {node.prim.name} (created at {format_site(node.site)}), "
+        f"input {i} of shape {node.inputs[i].shape}: {type(exc).__name__}: {exc}")
 
 
 def run_backward(roots, root_grads, targets=None, create_graph=False, retain_graph=False):
@@ -156,7 +159,7 @@ class _Sweep:
             grads[k] = g if k not in grads else grads[k] + g
         self.results = [None] * len(targets) if targets is not None else None
         self.handed: set = set()  # ids of arrays already made some leaf's .grad
-        stack = state.stack
+        stack = current_stack()
         self.watchers = [i for i in stack if i.watches_backward] if stack else ()
         self.anomaly = _anomaly.active()
 
@@ -170,69 +173,69 @@ class _Sweep:
                                         for a, need in zip(node.inputs, node.needs)):
                 reach.add(id(t))
 
-    def run(self):
+    def run(self):  # noqa: C901 (the backward hot loop, inlined on purpose)
+        """Visit the tensors outputs first; at each, run its node's rules (one edge_vjp per
+        input that wants a gradient) and sum what flows into each input."""
         grads = self.grads
         target_ids = self.target_ids
+        reach = self.reach
+        create = self.create_graph
+        free = not self.retain_graph
+        watchers = self.watchers
+        anomaly = self.anomaly
         for t in reversed(self.order):
             g = grads.pop(id(t), None)
             if g is None:
                 continue
             if t._hooks:
-                g = _call_hooks(t, g, self.create_graph)
+                g = _call_hooks(t, g, create)
             node = t._node
             if target_ids is not None:
-                i = target_ids.get(id(t))
-                if i is not None:
-                    r = self.results
-                    r[i] = g if r[i] is None else r[i] + g
-                if node is None or id(t) not in self.reach:
+                if not self._collect(t, node, g):
                     continue
             elif node is None:
-                _accumulate_leaf(t, g, self.create_graph, self.handed)
+                _accumulate_leaf(t, g, create, self.handed)
                 continue
-            if self.watchers:
-                self._node_watched(t, node, g)
+            if node.epoch != _graph.inplace_epoch:  # an in-place op ran since: check
+                _check_versions(t, node)
+            inputs = node.inputs
+            if create:
+                args, out = inputs, t
+                if not isinstance(g, Tensor):
+                    g = Tensor._from_array(g)
             else:
-                self._node(t, node, g)
+                args = [a.data if isinstance(a, Tensor) else a for a in inputs]
+                out = t.data
+            if watchers:
+                for w in watchers:
+                    w.enter_backward(node, t, g)
+            needs = node.needs
+            for i, a in enumerate(inputs):
+                if not needs[i] or (reach is not None and id(a) not in reach):
+                    continue
+                gi = edge_vjp(node, i, g, out, args)
+                if gi is None:
+                    continue
+                if anomaly is not None:
+                    anomaly.check_grad(node, i, a, g, gi)
+                k = id(a)
+                prev = grads.get(k)
+                grads[k] = gi if prev is None else prev + gi
+            if watchers:
+                for w in watchers:
+                    w.exit_backward()
+            if free:
+                node.inputs = None  # free the graph (saved tensors go with it)
         return self.results
 
-    def _node(self, t, node, g):
-        """Run ``node``'s rules: one edge_vjp per input that wants a gradient."""
-        if node.epoch != _graph.inplace_epoch:  # an in-place op ran since: check
-            _check_versions(t, node)
-        inputs = node.inputs
-        if self.create_graph:
-            args, out = inputs, t
-            if not isinstance(g, Tensor):
-                g = Tensor._from_array(g)
-        else:
-            args = [a.data if isinstance(a, Tensor) else a for a in inputs]
-            out = t.data
-        grads = self.grads
-        reach = self.reach
-        needs = node.needs
-        for i, a in enumerate(inputs):
-            if not needs[i] or (reach is not None and id(a) not in reach):
-                continue
-            gi = edge_vjp(node, i, g, out, args)
-            if gi is None:
-                continue
-            if self.anomaly is not None:
-                self.anomaly.check_grad(node, i, a, g, gi)
-            k = id(a)
-            prev = grads.get(k)
-            grads[k] = gi if prev is None else prev + gi
-        if not self.retain_graph:
-            node.inputs = None  # free the graph (saved tensors go with it)
-
-    def _node_watched(self, t, node, g):
-        for w in self.watchers:
-            w.enter_backward(node, t, g)
-        try:
-            self._node(t, node, g)
-        finally:
-            for w in self.watchers:
-                w.exit_backward()
+    def _collect(self, t, node, g) -> bool:
+        """grad_of: keep the gradient of a target; whether ``t``'s rules must run (it has
+        a node that leads to a target)."""
+        i = self.target_ids.get(id(t))
+        if i is not None:
+            r = self.results
+            r[i] = g if r[i] is None else r[i] + g
+        return node is not None and id(t) in self.reach
 
 
 def _accumulate_leaf(t, g, create_graph, handed):

@@ -9,7 +9,7 @@ that is how jvp-of-jvp and forward-over-reverse work.
 from __future__ import annotations
 
 from . import primitive as _prim
-from .state import Interpreter, state
+from .state import Interpreter, current_stack
 
 
 class ForwardLevel(Interpreter):
@@ -44,7 +44,7 @@ class ForwardLevel(Interpreter):
 
 def forward_active() -> bool:
     """Whether a ``jvp`` is running in this thread."""
-    return any(isinstance(i, ForwardLevel) for i in state.stack)
+    return any(isinstance(i, ForwardLevel) for i in current_stack())
 
 
 def get_tangent(t, level: ForwardLevel):

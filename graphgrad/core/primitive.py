@@ -21,7 +21,7 @@ from .backend import ARRAY_TYPES, xp
 from .dtypes import fix_float64 as _fix_float64
 from .errors import op_error
 from .graph import Node, stamp_site
-from .state import state
+from .state import nondefault, state
 
 PRIMITIVES: dict[str, "Primitive"] = {}
 
@@ -234,8 +234,12 @@ class Primitive:
         t._hooks = None
         t._version = 0
         t.name = None
-        st = _state
-        if (needs or linked) and st.grad_enabled:
+        if nondefault[0]:  # some thread switched a mode: read this thread's state
+            st = _state
+            record, stack = st.grad_enabled, st.stack
+        else:  # the default everywhere: grad on, no interpreter (no per-thread lookup)
+            record, stack = True, None
+        if (needs or linked) and record:
             # Comparisons, argmax, casts of masks... carry no gradient, but they are
             # recorded too (output requires_grad False), so that graph readers
             # (gg.static's Session.run, draw, explain) see every op a value went through.
@@ -248,8 +252,8 @@ class Primitive:
                 stamp_site(node, 2)
         else:
             t._rg = False
-        if st.stack:  # forward-mode levels, tracers, anomaly checking: outermost first
-            for interp in st.stack:
+        if stack:  # forward-mode levels, tracers, anomaly checking: outermost first
+            for interp in stack:
                 interp.process(self, args, params, t)
         return t
 
