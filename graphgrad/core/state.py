@@ -148,10 +148,14 @@ def is_grad_enabled() -> bool:
 
 def set_grad_enabled(enabled: bool) -> bool:
     """Switch gradient recording on or off in this thread; returns the previous setting."""
-    was = _is_default()
-    old = state.grad_enabled
-    state.grad_enabled = bool(enabled)
-    _switch(was)
+    st = state  # one threading.local lookup each: no_grad is entered once per backward
+    old = st.grad_enabled
+    new = bool(enabled)
+    if new is not old:
+        st.grad_enabled = new
+        if not st.stack:  # default before iff grad was on; after iff it is on
+            with _count_lock:
+                nondefault[0] += -1 if new else 1
     return old
 
 
