@@ -6,7 +6,7 @@
 3.0
 """
 
-from .api import Compiled, compile  # noqa: F401
+from .api import Compiled, Constant, compile  # noqa: F401
 from .trace import Graph, Var  # noqa: F401
 
-__all__ = ["Compiled", "Graph", "Var", "compile"]
+__all__ = ["Compiled", "Constant", "Graph", "Var", "compile"]

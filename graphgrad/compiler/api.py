@@ -307,11 +307,6 @@ class Compiled:
             passes.optimize(graph)
         else:
             passes.dce(graph)
-        kept = {id(v) for v in graph.params}
-        for h, _ in graph.writes:  # written but never read: dce drops it, the write needs it
-            if h.kind == "param" and id(h) not in kept:
-                graph.params.append(h)
-                kept.add(id(h))
         for v in graph.params:
             if v.name is None:  # read from somewhere the search did not look
                 v.name = "captured"

@@ -76,7 +76,9 @@ def dce(graph: Graph) -> int:
         stack.extend(var_deps(v))
     before = len(graph.ops)
     graph.ops = [v for v in graph.ops if id(v) in live]
-    used = set(id(v) for v in graph.params if id(v) in live)
+    # a param that is written (an optimizer's state, updated in place) stays even when
+    # nothing reads it: the generated code must still write it back
+    used = live | {id(h) for h, _ in graph.writes}
     graph.params = [v for v in graph.params if id(v) in used]
     return before - len(graph.ops)
 

@@ -174,8 +174,13 @@ class Tensor:
 
     # ---- conversion ----
     def numpy(self) -> np.ndarray:
-        """The data as a NumPy array (shared, not copied)."""
-        return self.data
+        """The data as a NumPy array: shared, not copied, for NumPy data; copied to the host
+        from a device (CuPy).
+
+        >>> t = Tensor([1.0, 2.0]); t.numpy()[0] = 5.0; t.tolist()
+        [5.0, 2.0]
+        """
+        return B.to_numpy(self.data)
 
     def item(self):
         if tracer() is not None:
@@ -254,7 +259,12 @@ class Tensor:
         return bool(self.data)
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        # NumPy asks for host memory: device data is copied over (to_numpy), NumPy data is
+        # handed over as it is
+        a = B.to_numpy(self.data)
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
 
     def astype(self, dtype) -> "Tensor":
         return _ops.astype(self, dtype=B.as_dtype(dtype))
@@ -287,7 +297,7 @@ class Tensor:
         return self.data.dtype.kind == "f"
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(B.to_numpy(self.data), separator=", ", prefix="tensor(")
         extra = []
         if self.data.dtype != B.float32 and self.data.dtype != B.int64 \
                 and self.data.dtype != B.bool_:

@@ -1,15 +1,15 @@
 """The primitive table, grouped by family, and the public op functions."""
 
 from ..core.primitive import PRIMITIVES  # noqa: F401
+
+# the two-argument functions with PyTorch's keywords (the primitives stay in elementwise)
+from .binary import add, atan2, div, matmul, maximum, minimum, mul, pow, sub, where  # noqa: F401
 from .composite import gelu, square  # noqa: F401
 from .elementwise import (  # noqa: F401
     abs,
-    add,
     astype,
-    atan2,
     clip,
     cos,
-    div,
     equal,
     erf,
     exp,
@@ -28,25 +28,19 @@ from .elementwise import (  # noqa: F401
     logical_and,
     logical_not,
     logical_or,
-    maximum,
-    minimum,
-    mul,
     neg,
     not_equal,
-    pow,
     relu,
     sigmoid,
     sign,
     sin,
     softplus,
     sqrt,
-    sub,
     tanh,
-    where,
 )
 from .elementwise import clip as clamp  # noqa: F401
 from .index import gather, getitem, index_select, scatter_add, take_along_axis  # noqa: F401
-from .linalg import dot, einsum, matmul, norm, outer  # noqa: F401
+from .linalg import dot, einsum, norm, outer  # noqa: F401
 from .losses import (  # noqa: F401
     binary_cross_entropy_with_logits,
     cross_entropy,

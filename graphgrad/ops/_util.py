@@ -39,3 +39,24 @@ def reduced_size(shape: tuple, axis) -> int:
         if axis is None or i in axis:
             n *= s
     return n
+
+
+def pick(op: str, axis, dim, names: tuple = ("axis", "dim")):
+    """``axis`` (NumPy's spelling) or ``dim`` (PyTorch's), whichever was given; both is an
+    error rather than a silent choice."""
+    if dim is None:
+        return axis
+    if axis is not None:
+        raise TypeError(f"{op}: got both {names[0]}={axis!r} and {names[1]}={dim!r}; "
+                        f"they are two spellings of one argument, pass one")
+    return dim
+
+
+def keep(op: str, keepdims, keepdim) -> bool:
+    """``keepdims`` (NumPy) or ``keepdim`` (PyTorch); both given and different is an error."""
+    if keepdim is None:
+        return bool(keepdims)
+    if keepdims and not keepdim:
+        raise TypeError(f"{op}: got both keepdims={keepdims!r} and keepdim={keepdim!r}; "
+                        "they are two spellings of one argument, pass one")
+    return bool(keepdim)

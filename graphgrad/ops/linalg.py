@@ -7,7 +7,7 @@ import string
 from ..core.backend import array_module, xp
 from ..core.errors import ShapeError, broadcast_problem, fmt_shape, shape_of
 from ..core.primitive import Primitive
-from ._util import kept_shape, normalize_axis
+from ._util import keep, kept_shape, normalize_axis, pick
 from .elementwise import where
 from .shape import broadcast_to_p, reshape, reshape_p, swapaxes
 
@@ -200,8 +200,17 @@ def _sum(x, axis, keepdims):
     return sum_p(x, axis=axis, keepdims=keepdims)
 
 
-def norm(x, ord=None, axis=None, keepdims: bool = False):
-    """Euclidean norm of a vector, Frobenius norm of a matrix (``ord`` None, 2 or 'fro')."""
+def norm(input, ord=None, axis=None, keepdims: bool = False, *, p=None, dim=None,
+         keepdim=None):
+    """Euclidean norm of a vector, Frobenius norm of a matrix (``ord`` / ``p`` None, 2 or
+    'fro'), over ``axis`` / ``dim``.
+
+    >>> import graphgrad as gg
+    >>> gg.norm(gg.tensor([[3.0, 4.0], [0.0, 1.0]]), dim=1).tolist()
+    [5.0, 1.0]
+    """
+    ord = pick("norm", ord, p, ("ord", "p"))
     if ord not in (None, 2, "fro"):
         raise ValueError(f"norm: ord={ord!r} is not supported (use None, 2 or 'fro')")
-    return norm_p(x, axis=normalize_axis(axis, _nd(x), "norm"), keepdims=keepdims)
+    return norm_p(input, axis=normalize_axis(pick("norm", axis, dim), _nd(input), "norm"),
+                  keepdims=keep("norm", keepdims, keepdim))

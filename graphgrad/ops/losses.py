@@ -13,7 +13,7 @@ from ..core import primitive as _prim
 from ..core.backend import array_module, xp
 from ..core.errors import DTypeError, IndexOutOfRangeError, ShapeError
 from ..core.primitive import Primitive
-from ._util import raw
+from ._util import pick, raw
 from .elementwise import exp, sigmoid
 from .reduce import mean, sum_p
 from .shape import moveaxis, reshape_p
@@ -49,12 +49,29 @@ log_softmax_p = Primitive("log_softmax", _log_softmax_impl,
 ).defcodegen(fresh=True)
 
 
-def softmax(x, axis: int = -1):
-    return softmax_p(x, axis=axis % len(x.shape))
+def _softmax_axis(op: str, x, axis, dim) -> int:
+    axis = pick(op, axis, dim)
+    return (-1 if axis is None else axis) % max(len(x.shape), 1)
 
 
-def log_softmax(x, axis: int = -1):
-    return log_softmax_p(x, axis=axis % len(x.shape))
+def softmax(input, axis: int | None = None, *, dim: int | None = None):
+    """exp(x) / sum(exp(x)) along ``axis`` / ``dim`` (the last one by default).
+
+    >>> import graphgrad as gg
+    >>> gg.softmax(gg.tensor([[0.0, 0.0]]), dim=1).tolist()
+    [[0.5, 0.5]]
+    """
+    return softmax_p(input, axis=_softmax_axis("softmax", input, axis, dim))
+
+
+def log_softmax(input, axis: int | None = None, *, dim: int | None = None):
+    """log(softmax(x)) along ``axis`` / ``dim`` (the last one by default), stably.
+
+    >>> import graphgrad as gg
+    >>> round(gg.log_softmax(gg.tensor([0.0, 0.0]), dim=0)[0].item(), 4)
+    -0.6931
+    """
+    return log_softmax_p(input, axis=_softmax_axis("log_softmax", input, axis, dim))
 
 
 # ---- cross-entropy over the last axis (the public function moves PyTorch's class dim) ----

@@ -10,10 +10,11 @@ import builtins
 
 from ..core import primitive as _prim
 from ..core.backend import array_module, is_array, xp
+from ..core.dtypes import MinMax
 from ..core.primitive import Primitive
 from ..core.state import tracer
 from ._simplify import Rewrite, same
-from ._util import kept_shape, normalize_axis, reduced_size
+from ._util import keep, kept_shape, normalize_axis, pick, reduced_size
 from ._util import raw as _raw
 from .elementwise import exp, sqrt, where
 from .shape import broadcast_to_p, reshape_p, transpose_p
@@ -232,61 +233,170 @@ argmin_p = Primitive("argmin", _argmin_impl, doc="Index of the min.", differenti
 argmin_p.defcodegen(_reduce_source("np.argmin"))
 
 
-# ---- public functions ----
+# ---- public functions: NumPy's spellings (axis=, keepdims=) and PyTorch's (input=, dim=,
+# keepdim=), so that code ported from either runs unchanged ----
 def _nd(x) -> int:
     return len(getattr(x, "shape", ()))
 
 
-def sum(x, axis=None, keepdims: bool = False):
-    """Sum over ``axis`` (int, tuple or None for all)."""
-    return sum_p(x, axis=normalize_axis(axis, _nd(x), "sum"), keepdims=keepdims)
+def _axis(op: str, x, axis, dim):
+    return normalize_axis(pick(op, axis, dim), _nd(x), op)
 
 
-def mean(x, axis=None, keepdims: bool = False):
-    return mean_p(x, axis=normalize_axis(axis, _nd(x), "mean"), keepdims=keepdims)
+def sum(input, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Sum over ``axis`` / ``dim`` (int, tuple or None for all).
+
+    >>> import graphgrad as gg
+    >>> gg.sum(gg.tensor([[1.0, 2.0], [3.0, 4.0]]), dim=1, keepdim=True).tolist()
+    [[3.0], [7.0]]
+    """
+    return sum_p(input, axis=_axis("sum", input, axis, dim),
+                 keepdims=keep("sum", keepdims, keepdim))
 
 
-def max(x, axis=None, keepdims: bool = False):
-    """Max over ``axis`` (the reduction; for two tensors use ``maximum``)."""
-    return amax_p(x, axis=normalize_axis(axis, _nd(x), "max"), keepdims=keepdims)
+def mean(input, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Mean over ``axis`` / ``dim``.
+
+    >>> import graphgrad as gg
+    >>> gg.mean(gg.tensor([[1.0, 2.0], [3.0, 4.0]]), dim=0).tolist()
+    [2.0, 3.0]
+    """
+    return mean_p(input, axis=_axis("mean", input, axis, dim),
+                  keepdims=keep("mean", keepdims, keepdim))
 
 
-def min(x, axis=None, keepdims: bool = False):
-    return amin_p(x, axis=normalize_axis(axis, _nd(x), "min"), keepdims=keepdims)
+def _extreme(op, prim, arg, input, axis, keepdims, dim, keepdim):
+    if dim is not None:  # PyTorch's max(x, dim): the values and their indices
+        if axis is not None:
+            pick(op, axis, dim)  # raises: both spellings
+        if isinstance(dim, (tuple, list)):
+            raise TypeError(f"{op}: dim= takes one int (PyTorch's (values, indices) form); "
+                            f"for several axes use axis={tuple(dim)} or amax/amin")
+        k = keep(op, keepdims, keepdim)
+        ax = normalize_axis(dim, _nd(input), op)
+        return MinMax(prim(input, axis=ax, keepdims=k), arg(input, ax[0], k))
+    return prim(input, axis=normalize_axis(axis, _nd(input), op),
+                keepdims=keep(op, keepdims, keepdim))
 
 
-amax, amin = max, min
+def max(input, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Max over ``axis`` (the reduction; for two tensors use ``maximum``). With ``dim=``, as
+    PyTorch: a ``(values, indices)`` pair.
+
+    >>> import graphgrad as gg
+    >>> x = gg.tensor([[1.0, 5.0], [7.0, 3.0]])
+    >>> gg.max(x, axis=1).tolist(), gg.max(x, dim=1).indices.tolist()
+    ([5.0, 7.0], [1, 0])
+    """
+    return _extreme("max", amax_p, argmax, input, axis, keepdims, dim, keepdim)
 
 
-def prod(x, axis=None, keepdims: bool = False):
-    return prod_p(x, axis=normalize_axis(axis, _nd(x), "prod"), keepdims=keepdims)
+def min(input, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Min over ``axis``; with ``dim=``, as PyTorch: a ``(values, indices)`` pair.
+
+    >>> import graphgrad as gg
+    >>> gg.min(gg.tensor([[1.0, 5.0], [7.0, 3.0]]), dim=0).values.tolist()
+    [1.0, 3.0]
+    """
+    return _extreme("min", amin_p, argmin, input, axis, keepdims, dim, keepdim)
 
 
-def logsumexp(x, axis=None, keepdims: bool = False):
-    return logsumexp_p(x, axis=normalize_axis(axis, _nd(x), "logsumexp"), keepdims=keepdims)
+def amax(input, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Max over ``axis`` / ``dim`` (values only, any number of axes).
+
+    >>> import graphgrad as gg
+    >>> gg.amax(gg.tensor([[1.0, 5.0], [7.0, 3.0]]), dim=(0, 1)).item()
+    7.0
+    """
+    return amax_p(input, axis=_axis("amax", input, axis, dim),
+                  keepdims=keep("amax", keepdims, keepdim))
 
 
-def var(x, axis=None, correction: int = 1, keepdims: bool = False, ddof=None):
-    """Variance; ``correction=1`` (unbiased) by default as PyTorch, ``ddof`` as NumPy."""
+def amin(input, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Min over ``axis`` / ``dim`` (values only, any number of axes).
+
+    >>> import graphgrad as gg
+    >>> gg.amin(gg.tensor([[1.0, 5.0], [7.0, 3.0]]), dim=1).tolist()
+    [1.0, 3.0]
+    """
+    return amin_p(input, axis=_axis("amin", input, axis, dim),
+                  keepdims=keep("amin", keepdims, keepdim))
+
+
+def prod(input, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Product over ``axis`` / ``dim``.
+
+    >>> import graphgrad as gg
+    >>> gg.prod(gg.tensor([[1.0, 2.0], [3.0, 4.0]]), dim=1).tolist()
+    [2.0, 12.0]
+    """
+    return prod_p(input, axis=_axis("prod", input, axis, dim),
+                  keepdims=keep("prod", keepdims, keepdim))
+
+
+def logsumexp(input, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """log(sum(exp(x))) over ``axis`` / ``dim``, without overflow.
+
+    >>> import graphgrad as gg
+    >>> round(gg.logsumexp(gg.tensor([0.0, 0.0]), dim=0).item(), 4)
+    0.6931
+    """
+    return logsumexp_p(input, axis=_axis("logsumexp", input, axis, dim),
+                       keepdims=keep("logsumexp", keepdims, keepdim))
+
+
+def var(input, axis=None, correction: int = 1, keepdims: bool = False, ddof=None, *,
+        dim=None, keepdim=None, unbiased=None):
+    """Variance; ``correction=1`` (unbiased) by default as PyTorch, ``ddof`` as NumPy,
+    ``unbiased=`` as older PyTorch.
+
+    >>> import graphgrad as gg
+    >>> gg.var(gg.tensor([[1.0, 3.0], [2.0, 2.0]]), dim=1).tolist()
+    [2.0, 0.0]
+    """
     if ddof is not None:
         correction = ddof
-    ax = normalize_axis(axis, _nd(x), "var")
-    n = reduced_size(tuple(x.shape), ax)
-    d = x - mean_p(x, axis=ax, keepdims=True)
-    return sum_p(d * d, axis=ax, keepdims=keepdims) / builtins.max(n - correction, 0)
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    ax = _axis("var", input, axis, dim)
+    n = reduced_size(tuple(input.shape), ax)
+    d = input - mean_p(input, axis=ax, keepdims=True)
+    return sum_p(d * d, axis=ax, keepdims=keep("var", keepdims, keepdim)) / builtins.max(
+        n - correction, 0)
 
 
-def std(x, axis=None, correction: int = 1, keepdims: bool = False, ddof=None):
+def std(input, axis=None, correction: int = 1, keepdims: bool = False, ddof=None, *,
+        dim=None, keepdim=None, unbiased=None):
     """sqrt(var); where the variance is 0 the gradient is 0, not 0 * inf = nan (PyTorch's
-    subgradient, as norm's at 0; found by the fuzzer)."""
-    v = var(x, axis=axis, correction=correction, keepdims=keepdims, ddof=ddof)
+    subgradient, as norm's at 0; found by the fuzzer).
+
+    >>> import graphgrad as gg
+    >>> gg.std(gg.tensor([[1.0, 3.0], [2.0, 2.0]]), dim=1, unbiased=False).tolist()
+    [1.0, 0.0]
+    """
+    v = var(input, axis=axis, correction=correction, keepdims=keepdims, ddof=ddof, dim=dim,
+            keepdim=keepdim, unbiased=unbiased)
     zero = _const(v) == 0
     return where(zero, 0.0, sqrt(where(zero, 1.0, v)))
 
 
-def argmax(x, axis=None, keepdims: bool = False):
-    return argmax_p(x, axis=axis, keepdims=keepdims)
+def argmax(input, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Index of the max (of the flattened tensor when no axis is given).
+
+    >>> import graphgrad as gg
+    >>> gg.argmax(gg.tensor([[1.0, 5.0], [7.0, 3.0]]), dim=1).tolist()
+    [1, 0]
+    """
+    return argmax_p(input, axis=pick("argmax", axis, dim),
+                    keepdims=keep("argmax", keepdims, keepdim))
 
 
-def argmin(x, axis=None, keepdims: bool = False):
-    return argmin_p(x, axis=axis, keepdims=keepdims)
+def argmin(input, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Index of the min (of the flattened tensor when no axis is given).
+
+    >>> import graphgrad as gg
+    >>> gg.argmin(gg.tensor([[1.0, 5.0], [7.0, 3.0]]), dim=0).tolist()
+    [0, 1]
+    """
+    return argmin_p(input, axis=pick("argmin", axis, dim),
+                    keepdims=keep("argmin", keepdims, keepdim))

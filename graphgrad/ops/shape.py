@@ -10,7 +10,7 @@ from ..core.backend import array_module
 from ..core.errors import ShapeError, fmt_shape, shape_of
 from ..core.primitive import Primitive
 from ._simplify import Rewrite, made_by, same, unchanged
-from ._util import normalize_axis, raw
+from ._util import normalize_axis, pick, raw
 
 
 def _shape_of(x) -> tuple:
@@ -218,8 +218,21 @@ def broadcast_to(x, shape):
     return broadcast_to_p(x, shape=shape)
 
 
-def transpose(x, axes=None):
-    """Permute axes (reverse them when ``axes`` is None, as NumPy)."""
+def transpose(input, axes=None, dim1=None, *, dim0=None):
+    """Permute axes (reverse them when ``axes`` is None, as NumPy), or swap two of them as
+    PyTorch: ``transpose(x, 0, 1)`` / ``transpose(x, dim0=0, dim1=1)``.
+
+    >>> import graphgrad as gg
+    >>> gg.transpose(gg.zeros(2, 3, 4), 0, 2).shape, gg.transpose(gg.zeros(2, 3, 4)).shape
+    ((4, 3, 2), (4, 3, 2))
+    """
+    if dim0 is not None or dim1 is not None:
+        dim0 = pick("transpose", axes, dim0, ("axes", "dim0"))
+        if dim0 is None or dim1 is None:
+            raise TypeError("transpose: swapping two axes needs both dim0 and dim1, got "
+                            f"dim0={dim0!r}, dim1={dim1!r}")
+        return swapaxes(input, dim0, dim1)
+    x = input
     nd = len(_shape_of(x))
     axes = tuple(reversed(range(nd))) if axes is None else tuple(a % nd for a in axes)
     if axes == tuple(range(nd)):
@@ -231,7 +244,19 @@ def permute(x, *axes):
     return transpose(x, _norm_shape(axes))
 
 
-def swapaxes(x, a: int, b: int):
+def swapaxes(input, axis0: int | None = None, axis1: int | None = None, *,
+             dim0: int | None = None, dim1: int | None = None):
+    """Swap two axes (PyTorch's ``swapaxes(x, axis0, axis1)`` / ``swapdims(x, dim0, dim1)``).
+
+    >>> import graphgrad as gg
+    >>> gg.swapaxes(gg.zeros(2, 3, 4), dim0=0, dim1=1).shape
+    (3, 2, 4)
+    """
+    a = pick("swapaxes", axis0, dim0, ("axis0", "dim0"))
+    b = pick("swapaxes", axis1, dim1, ("axis1", "dim1"))
+    if a is None or b is None:
+        raise TypeError(f"swapaxes: needs two axes, got {a!r} and {b!r}")
+    x = input
     nd = len(_shape_of(x))
     axes = list(range(nd))
     axes[a], axes[b] = axes[b], axes[a]
@@ -245,8 +270,20 @@ def moveaxis(x, source: int, destination: int):
     return transpose(x, tuple(order))
 
 
-def squeeze(x, axis=None):
+def squeeze(input, axis=None, *, dim=None):
+    """Drop axes of length 1: all of them, or those of ``axis`` (an error, as NumPy, if one
+    has another length; PyTorch's ``dim=`` leaves such an axis as it is).
+
+    >>> import graphgrad as gg
+    >>> gg.squeeze(gg.zeros(1, 3, 1)).shape, gg.squeeze(gg.zeros(2, 1), dim=0).shape
+    ((3,), (2, 1))
+    """
+    x = input
     shape = _shape_of(x)
+    if dim is not None:
+        pick("squeeze", axis, dim)  # raises when both are given
+        dims = normalize_axis(dim, len(shape), "squeeze") or ()
+        return reshape(x, tuple(s for i, s in enumerate(shape) if i not in dims or s != 1))
     axes = normalize_axis(axis, len(shape), "squeeze")
     if axes is None:
         axes = tuple(i for i, s in enumerate(shape) if s == 1)
@@ -256,17 +293,36 @@ def squeeze(x, axis=None):
     return reshape(x, tuple(s for i, s in enumerate(shape) if i not in axes))
 
 
-def unsqueeze(x, axis: int):
-    shape = list(_shape_of(x))
+def unsqueeze(input, axis: int | None = None, *, dim: int | None = None):
+    """Insert an axis of length 1 at ``axis`` / ``dim``.
+
+    >>> import graphgrad as gg
+    >>> gg.unsqueeze(gg.zeros(2, 3), dim=-1).shape
+    (2, 3, 1)
+    """
+    axis = pick("unsqueeze", axis, dim)
+    if axis is None:
+        raise TypeError("unsqueeze: missing the axis (axis= or dim=)")
+    shape = list(_shape_of(input))
+    if not -(len(shape) + 1) <= axis <= len(shape):
+        raise ShapeError(f"unsqueeze: dim {axis} is out of range for a tensor of shape "
+                         f"{tuple(shape)} (expected {-(len(shape) + 1)} to {len(shape)})")
     axis = axis % (len(shape) + 1)
     shape.insert(axis, 1)
-    return reshape(x, tuple(shape))
+    return reshape(input, tuple(shape))
 
 
 expand_dims = unsqueeze
 
 
-def flatten(x, start_dim: int = 0, end_dim: int = -1):
+def flatten(input, start_dim: int = 0, end_dim: int = -1):
+    """Merge axes ``start_dim`` to ``end_dim`` into one, as PyTorch.
+
+    >>> import graphgrad as gg
+    >>> gg.flatten(gg.zeros(2, 3, 4), start_dim=1).shape
+    (2, 12)
+    """
+    x = input
     shape = _shape_of(x)
     if not shape:
         return reshape(x, (1,))
@@ -277,7 +333,15 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1):
     return reshape(x, shape[:s] + (n,) + shape[e + 1:])
 
 
-def concatenate(tensors, axis: int = 0):
+def concatenate(tensors, axis: int | None = None, *, dim: int | None = None):
+    """Join tensors along an existing ``axis`` / ``dim`` (0 by default).
+
+    >>> import graphgrad as gg
+    >>> gg.cat([gg.zeros(2, 3), gg.ones(2, 1)], dim=1).shape
+    (2, 4)
+    """
+    axis = pick("concatenate", axis, dim)
+    axis = 0 if axis is None else axis
     tensors = list(tensors)
     if not tensors:
         raise ShapeError("concatenate: needs at least one tensor")
@@ -288,7 +352,15 @@ def concatenate(tensors, axis: int = 0):
 cat = concatenate
 
 
-def stack(tensors, axis: int = 0):
+def stack(tensors, axis: int | None = None, *, dim: int | None = None):
+    """Join same-shaped tensors along a new ``axis`` / ``dim`` (0 by default).
+
+    >>> import graphgrad as gg
+    >>> gg.stack([gg.zeros(2, 3), gg.ones(2, 3)], dim=1).shape
+    (2, 2, 3)
+    """
+    axis = pick("stack", axis, dim)
+    axis = 0 if axis is None else axis
     tensors = list(tensors)
     if not tensors:
         raise ShapeError("stack: needs at least one tensor")
