@@ -181,10 +181,12 @@ def test_quick_start_commands_match_ci():
     assert order == sorted(order), cmds
 
 
-def test_quick_start_installs_the_cpu_only_torch_before_dev_extras():
-    cmds = _sh_commands()
+def test_quick_start_names_the_cpu_only_torch_build():
+    # an optional step (it needs PyTorch's own index, which CI does not reach): the
+    # README names it in the quick start
+    text = (ROOT / "README.md").read_text()
     cpu = "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
-    assert cpu in cmds
-    assert cmds.index(cpu) < cmds.index('pip install -e ".[dev]"')
+    quick = text[text.index("## Quick start"):text.index("## A first example")]
+    assert cpu in quick and "CUDA" in quick
     pin = re.search(r'"torch==([\d.]+)"', (ROOT / "pyproject.toml").read_text())
     assert pin and pin.group(1) == "2.13.0", "README's torch pin differs from pyproject's"
