@@ -6,13 +6,9 @@ import dataclasses
 
 import numpy as np
 import pytest
+from op_table import ENTRIES
 
 import graphgrad as gg
-
-try:
-    from op_table import ENTRIES
-except ImportError:  # pragma: no cover - the table lives next to the op tests
-    ENTRIES = []
 
 RTOL = 1e-6
 
