@@ -644,40 +644,40 @@ class Tensor:
 
     # ---- Python operators ----
     def __add__(self, other):
-        return _ops.add(self, other)
+        return _ops.elementwise.add(self, other)
 
     def __radd__(self, other):
-        return _ops.add(other, self)
+        return _ops.elementwise.add(other, self)
 
     def __sub__(self, other):
-        return _ops.sub(self, other)
+        return _ops.elementwise.sub(self, other)
 
     def __rsub__(self, other):
-        return _ops.sub(other, self)
+        return _ops.elementwise.sub(other, self)
 
     def __mul__(self, other):
-        return _ops.mul(self, other)
+        return _ops.elementwise.mul(self, other)
 
     def __rmul__(self, other):
-        return _ops.mul(other, self)
+        return _ops.elementwise.mul(other, self)
 
     def __truediv__(self, other):
-        return _ops.div(self, other)
+        return _ops.elementwise.div(self, other)
 
     def __rtruediv__(self, other):
-        return _ops.div(other, self)
+        return _ops.elementwise.div(other, self)
 
     def __pow__(self, other):
-        return _ops.pow(self, other)
+        return _ops.elementwise.pow(self, other)
 
     def __rpow__(self, other):
-        return _ops.pow(other, self)
+        return _ops.elementwise.pow(other, self)
 
     def __matmul__(self, other):
-        return _ops.matmul(self, other)
+        return _ops.linalg.matmul(self, other)
 
     def __rmatmul__(self, other):
-        return _ops.matmul(other, self)
+        return _ops.linalg.matmul(other, self)
 
     def __neg__(self):
         return _ops.neg(self)
